@@ -1,0 +1,267 @@
+// What the preload does, by role: nothing (disabled, thread, excluded), start the SDK now
+// (cluster worker), or patch cluster.fork and wait to see whether this process forks (primary)
+// or not (standalone). Called once per process by register.ts.
+import cluster from 'node:cluster';
+import { randomUUID, createHash } from 'node:crypto';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
+import { diag, metrics, trace } from '@opentelemetry/api';
+import { patchClusterFork } from './cluster-patch.ts';
+import { describeConfig, readConfig, WORKER_MARKER_VARS, type ForksafeConfig } from './config.ts';
+import { DeferredMeterProvider, DeferredTracerProvider } from './deferred-providers.ts';
+import { configureDiag, createDiagBridge, log, setDiagRole, toDiagLogLevel } from './diag.ts';
+import { registerEntryMarker, registerImportHook } from './esm-hooks.ts';
+import type { ForksafeGlobalState } from './global-state.ts';
+import { standaloneIdentity, workerIdentity, type ProcessIdentity } from './identity.ts';
+import { hookedModules, loadInstrumentations } from './instrumentations.ts';
+import { classifyProcess, type ProcessRole } from './process-role.ts';
+import type { SdkHandle, StartSdkOptions } from './sdk.ts';
+import { installShutdown } from './shutdown.ts';
+import { VERSION } from './version.ts';
+
+const require = createRequire(import.meta.url);
+
+type SdkModule = typeof import('./sdk.ts');
+
+// Dev note: the SDK (≈0.5 s of module loading) is required only when this process is known
+// to export; require() keeps the start synchronous, so a worker's SDK is up before app code.
+function startSdk(config: ForksafeConfig, options: StartSdkOptions): SdkHandle {
+  const sdk = require('./sdk.js') as SdkModule;
+  return sdk.startSdk(config, options);
+}
+
+/** Stable digest of the problems list, so workers do not repeat what their primary said. */
+function problemsDigest(problems: readonly string[]): string {
+  return createHash('sha1').update(problems.join('\n')).digest('hex').slice(0, 12);
+}
+
+function mainScripts(): string[] {
+  const script = process.argv[1];
+  if (script === undefined || script === '') return [];
+  try {
+    const real = realpathSync(script);
+    return real === script ? [script] : [script, real];
+  } catch {
+    return [script];
+  }
+}
+
+// Dev note: Node evaluates an ESM entry after the preload's first macrotasks may have run,
+// so for ESM entries the end of the main module is signalled by a marker (esm-entry-hook.ts).
+function esmEntryUrl(scripts: readonly string[]): string | undefined {
+  const real = scripts[scripts.length - 1];
+  if (real === undefined || !existsSync(real)) return undefined;
+  const ext = extname(real);
+  if (ext === '.mjs') return pathToFileURL(real).href;
+  if (ext !== '.js') return undefined;
+  for (let dir = dirname(real); ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        const type = (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: unknown }).type;
+        return type === 'module' ? pathToFileURL(real).href : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+function createPreloadMatcher(selfUrl: string): (specifier: string) => boolean {
+  const selfPath = fileURLToPath(selfUrl);
+  let selfReal = selfPath;
+  try {
+    selfReal = realpathSync(selfPath);
+  } catch {
+    // keep the plain path
+  }
+  return specifier => {
+    if (specifier === 'otel-forksafe/register' || specifier === selfUrl) return true;
+    try {
+      const path = specifier.startsWith('file:')
+        ? fileURLToPath(specifier)
+        : isAbsolute(specifier) || specifier.startsWith('.')
+          ? resolve(specifier)
+          : undefined;
+      if (path === undefined) return false;
+      return path === selfPath || realpathSync(path) === selfReal;
+    } catch {
+      return false;
+    }
+  };
+}
+
+/**
+ * Runs the preload's work for this process. May throw; register.ts catches and reports.
+ */
+export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
+  const config = readConfig();
+  configureDiag({ level: config.logLevel });
+  const bridge = createDiagBridge();
+  const restoreDiag = (): void => {
+    diag.setLogger(bridge, {
+      logLevel: toDiagLogLevel(config.logLevel),
+      suppressOverrideMessage: true,
+    });
+  };
+
+  const scripts = mainScripts();
+  const marker = config.worker;
+  const { role, tool } = classifyProcess({
+    disabled: config.disabled,
+    isMainThread,
+    isClusterWorker: cluster.isWorker,
+    hasWorkerMarker: marker !== undefined && marker.primaryPid === process.ppid,
+    mainScripts: scripts,
+    exclude: config.exclude,
+  });
+  const setRole = (next: ProcessRole): void => {
+    state.role = next;
+    setDiagRole(next);
+  };
+  setRole(role);
+  log.debug(
+    `otel-forksafe ${VERSION} node ${process.version} pid ${process.pid} ppid ${process.ppid} role ${role}${tool === undefined ? '' : ` (${tool})`} config ${describeConfig(config)}`
+  );
+  if (role === 'disabled' || role === 'thread' || role === 'excluded') return;
+
+  restoreDiag();
+  const digest = problemsDigest(config.problems);
+  // A worker forked by our patch inherits its primary's environment: the primary has already
+  // reported these problems once, so the worker stays quiet about them.
+  if (process.env[WORKER_MARKER_VARS.reported] !== digest || role !== 'worker') {
+    for (const problem of config.problems) log.warn(problem);
+  }
+  const configuredId = config.resourceAttributes['service.instance.id'];
+
+  if (role === 'worker') {
+    const instrumentations = loadInstrumentations(config.instrumentations);
+    registerImportHook(hookedModules(config.instrumentations));
+    const identity = workerIdentity({
+      marker: marker !== undefined && marker.primaryPid === process.ppid ? marker : undefined,
+      clusterWorkerId: cluster.worker?.id,
+      configuredId,
+      pid: process.pid,
+      ppid: process.ppid,
+    });
+    reportDerivedId(identity);
+    const sdk = startSdk(config, { identity, instrumentations, restoreDiag });
+    installShutdown(sdk, config);
+    log.debug(`SDK started: worker service.instance.id=${identity.instanceId}`);
+    return;
+  }
+
+  startUndecided({ config, state, setRole, restoreDiag, scripts, selfUrl, digest, configuredId });
+}
+
+function reportDerivedId(identity: ProcessIdentity): void {
+  if (identity.derivedFrom !== undefined) {
+    log.debug(
+      `service.instance.id=${identity.derivedFrom} from OTEL_RESOURCE_ATTRIBUTES is shared by every worker; this worker reports ${identity.instanceId}`
+    );
+  }
+}
+
+interface UndecidedContext {
+  config: ForksafeConfig;
+  state: ForksafeGlobalState;
+  setRole: (role: ProcessRole) => void;
+  restoreDiag: () => void;
+  scripts: readonly string[];
+  selfUrl: string;
+  digest: string;
+  configuredId: string | undefined;
+}
+
+// A main-thread process that is not a worker: primary if it forks, standalone if it does not.
+function startUndecided(ctx: UndecidedContext): void {
+  const { config, state, setRole } = ctx;
+  let phase: 'undecided' | 'standalone' | 'primary' = 'undecided';
+  let sdk: SdkHandle | undefined;
+  const modules = hookedModules(config.instrumentations);
+  // TODO(#6): load each instrumentation only when its module is first required.
+  const instrumentations = loadInstrumentations(config.instrumentations);
+
+  const decideStandalone = (reason: string): void => {
+    if (phase !== 'undecided') return;
+    phase = 'standalone';
+    setRole('standalone');
+    registerImportHook(modules);
+    sdk = startSdk(config, {
+      identity: standaloneIdentity({
+        configuredId: ctx.configuredId,
+        pid: process.pid,
+        ppid: process.ppid,
+      }),
+      instrumentations,
+      deferred: { tracerProvider, meterProvider },
+      restoreDiag: ctx.restoreDiag,
+    });
+    installShutdown(sdk, config);
+    log.debug(`SDK started: standalone (${reason})`);
+  };
+
+  const becomePrimary = (): void => {
+    if (phase === 'primary') return;
+    const was = phase;
+    phase = 'primary';
+    setRole('primary');
+    for (const instrumentation of instrumentations) instrumentation.disable();
+    if (was === 'undecided') {
+      tracerProvider.attach(undefined);
+      meterProvider.attach(undefined);
+      log.debug('first cluster.fork(): this process is a primary; no SDK here');
+      return;
+    }
+    // A late fork: this process exported as a standalone app until now. It flushes what it
+    // has and goes quiet; its workers report from here on.
+    trace.disable();
+    metrics.disable();
+    void sdk?.shutdown();
+    log.debug('cluster.fork() after the SDK started: now a primary; SDK shut down');
+  };
+
+  const tracerProvider = new DeferredTracerProvider(() => {
+    try {
+      decideStandalone('first span');
+    } catch (err) {
+      log.error('the SDK failed to start; the application continues uninstrumented', err);
+    }
+  });
+  const meterProvider = new DeferredMeterProvider();
+  trace.setGlobalTracerProvider(tracerProvider);
+  metrics.setGlobalMeterProvider(meterProvider);
+
+  patchClusterFork(cluster, {
+    preloadUrl: ctx.selfUrl,
+    isOurPreload: createPreloadMatcher(ctx.selfUrl),
+    instanceBase: ctx.configuredId ?? randomUUID(),
+    reportedDigest: ctx.digest,
+    beforeFork: becomePrimary,
+  });
+  log.debug('patched cluster.fork');
+
+  const settle = (reason: string): void => {
+    try {
+      decideStandalone(reason);
+    } catch (err) {
+      log.error('the SDK failed to start; the application continues uninstrumented', err);
+    }
+  };
+  const entryUrl = esmEntryUrl(ctx.scripts);
+  if (entryUrl !== undefined) {
+    registerImportHook(modules);
+    registerEntryMarker(entryUrl);
+    state.mainEvaluated = () => setImmediate(() => settle('entry module evaluated'));
+    // Fallback should the marker never run (an entry the hook did not see).
+    setTimeout(() => settle('fallback timer'), 2000).unref();
+  } else {
+    // CJS entry (or none): the main module has run by the preload's first setImmediate.
+    setImmediate(() => settle('main module ran'));
+  }
+  process.once('beforeExit', () => settle('process ending'));
+}

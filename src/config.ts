@@ -1,0 +1,535 @@
+// readConfig(env): the only reader of the environment. Turns the standard OTEL_* variables and
+// our OTEL_FORKSAFE_* knobs into one frozen ForksafeConfig plus a list of problems to report.
+// Ref: https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/
+// Ref: https://opentelemetry.io/docs/specs/otel/protocol/exporter/
+import type { LogLevelName } from './diag.ts';
+import { INSTRUMENTATION_NAMES } from './instrumentation-table.ts';
+
+/** A telemetry signal. */
+export type Signal = 'traces' | 'metrics' | 'logs';
+/** OTEL_EXPORTER_OTLP_PROTOCOL values. */
+export type OtlpProtocol = 'grpc' | 'http/protobuf' | 'http/json';
+/** OTEL_{TRACES,METRICS,LOGS}_EXPORTER values we act on ('none' empties the list). */
+export type ExporterName = 'otlp' | 'console';
+/** OTEL_TRACES_SAMPLER values. */
+export type SamplerName =
+  | 'always_on'
+  | 'always_off'
+  | 'traceidratio'
+  | 'parentbased_always_on'
+  | 'parentbased_always_off'
+  | 'parentbased_traceidratio';
+
+/** Where a value came from, for diagnostics and `otel-launch --print-config`. */
+export type ValueSource = 'env' | 'default';
+
+/** The OTLP exporter settings of one signal, per-signal variables already merged in. */
+export interface OtlpSignalConfig {
+  readonly protocol: OtlpProtocol;
+  /** Final URL: for http/* it ends in /v1/<signal>; for gRPC it is the base endpoint. */
+  readonly url: string;
+  readonly urlSource: ValueSource;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timeoutMillis: number;
+  readonly compression: 'gzip' | 'none';
+  /** gRPC only: OTEL_EXPORTER_OTLP_INSECURE; undefined means "follow the URL scheme". */
+  readonly insecure: boolean | undefined;
+  readonly certificateFile: string | undefined;
+  readonly clientKeyFile: string | undefined;
+  readonly clientCertificateFile: string | undefined;
+}
+
+/** Batch processor settings (OTEL_BSP_* / OTEL_BLRP_*). */
+export interface BatchConfig {
+  readonly scheduledDelayMillis: number;
+  readonly exportTimeoutMillis: number;
+  readonly maxQueueSize: number;
+  readonly maxExportBatchSize: number;
+}
+
+/** Identity a worker received from the primary's fork patch (internal env markers). */
+export interface WorkerMarker {
+  readonly slot: number;
+  readonly primaryPid: number;
+  readonly instanceBase: string;
+}
+
+/** Everything the preload needs, read once per process. */
+export interface ForksafeConfig {
+  readonly disabled: boolean;
+  readonly serviceName: string | undefined;
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  readonly exporters: Readonly<Record<Signal, readonly ExporterName[]>>;
+  readonly otlp: Readonly<Record<Signal, OtlpSignalConfig>>;
+  readonly sampler: { readonly name: SamplerName; readonly ratio: number };
+  readonly propagators: readonly string[];
+  readonly bsp: BatchConfig;
+  readonly blrp: BatchConfig;
+  readonly metricExport: {
+    readonly intervalMillis: number;
+    readonly timeoutMillis: number;
+  };
+  /** Short names (`http`, `express`) of the instrumentations to enable. */
+  readonly instrumentations: readonly string[];
+  readonly resourceDetectors: readonly string[];
+  readonly logLevel: LogLevelName;
+  /** Main-script names for which the preload does nothing (npm, npx, …). */
+  readonly exclude: readonly string[];
+  readonly shutdownTimeoutMillis: number;
+  readonly worker: WorkerMarker | undefined;
+  /** One sentence per bad value: the variable, the value, what was used instead. */
+  readonly problems: readonly string[];
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Names of the internal variables the fork patch passes to workers. */
+export const WORKER_MARKER_VARS = {
+  slot: 'OTEL_FORKSAFE_WORKER_SLOT',
+  primaryPid: 'OTEL_FORKSAFE_PRIMARY_PID',
+  instanceBase: 'OTEL_FORKSAFE_INSTANCE_BASE',
+  /** Digest of the config problems the primary already reported. */
+  reported: 'OTEL_FORKSAFE_REPORTED',
+} as const;
+
+const SIGNALS: readonly Signal[] = ['traces', 'metrics', 'logs'];
+const PROTOCOLS: readonly OtlpProtocol[] = ['grpc', 'http/protobuf', 'http/json'];
+const SAMPLERS: readonly SamplerName[] = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+];
+const PROPAGATORS = ['tracecontext', 'baggage', 'b3', 'b3multi', 'jaeger', 'none'];
+const LOG_LEVELS: readonly LogLevelName[] = [
+  'none',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'verbose',
+  'all',
+];
+/** Detectors that only read local state. Cloud ones (aws, gcp, azure, alibaba) call metadata services. */
+const LOCAL_DETECTORS = ['env', 'host', 'os', 'process', 'container'];
+const CLOUD_DETECTORS = ['alibaba', 'aws', 'azure', 'gcp'];
+const DEFAULT_DETECTORS = ['env', 'host', 'os', 'process'];
+/**
+ * Off unless named in OTEL_NODE_ENABLED_INSTRUMENTATIONS: fs (upstream default too), host-metrics
+ * (upstream default too), and dns and net, whose spans are noise around every HTTP call.
+ */
+export const DEFAULT_DISABLED_INSTRUMENTATIONS: readonly string[] = [
+  'fs',
+  'dns',
+  'net',
+  'host-metrics',
+];
+/** Package-manager and build-tool scripts that must stay dark under NODE_OPTIONS. */
+export const DEFAULT_EXCLUDED_TOOLS: readonly string[] = [
+  'npm',
+  'npx',
+  'yarn',
+  'pnpm',
+  'pnpx',
+  'corepack',
+  'node-gyp',
+  'tsc',
+];
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
+
+const SIGNAL_PATH: Record<Signal, string> = {
+  traces: 'v1/traces',
+  metrics: 'v1/metrics',
+  logs: 'v1/logs',
+};
+
+class Reader {
+  readonly problems: string[] = [];
+  readonly env: Env;
+  constructor(env: Env) {
+    this.env = env;
+  }
+
+  raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === '' ? undefined : value;
+  }
+
+  problem(name: string, value: string, expected: string, used: string): void {
+    this.problems.push(
+      `${name}=${JSON.stringify(value)} is not valid (${expected}); using ${used}`
+    );
+  }
+
+  // Ref: spec "Parsing empty value" and "Boolean value": only "true" is true, case-insensitive.
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const lower = value.toLowerCase();
+    if (lower === 'true') return true;
+    if (lower === 'false') return false;
+    this.problem(name, value, 'expected true or false', String(fallback));
+    return fallback;
+  }
+
+  // Ref: spec "Numeric value": invalid values are ignored with a warning.
+  number(
+    name: string,
+    fallback: number,
+    opts: { min?: number; max?: number; integer?: boolean } = {}
+  ): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    const min = opts.min ?? 0;
+    const ok =
+      Number.isFinite(n) &&
+      n >= min &&
+      (opts.max === undefined || n <= opts.max) &&
+      (!opts.integer || Number.isInteger(n));
+    if (ok) return n;
+    const range =
+      opts.max === undefined
+        ? `expected a ${opts.integer ? 'whole ' : ''}number >= ${min}`
+        : `expected a number from ${min} to ${opts.max}`;
+    this.problem(name, value, range, String(fallback));
+    return fallback;
+  }
+
+  oneOf<T extends string>(
+    name: string,
+    allowed: readonly T[],
+    fallback: T
+  ): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const lower = value.toLowerCase() as T;
+    if (allowed.includes(lower)) return lower;
+    this.problem(name, value, `expected one of ${allowed.join(', ')}`, fallback);
+    return fallback;
+  }
+
+  list(name: string): string[] | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    return value
+      .split(',')
+      .map(s => s.trim())
+      .filter(s => s !== '');
+  }
+}
+
+/**
+ * Parses a W3C-baggage-style `key=value,key2=value2` list (OTEL_RESOURCE_ATTRIBUTES and the
+ * OTLP headers variables), percent-decoding keys and values. Returns undefined when malformed.
+ * Ref: https://opentelemetry.io/docs/specs/otel/resource/sdk/#specifying-resource-information-via-an-environment-variable
+ */
+export function parseKeyValueList(
+  text: string
+): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    if (part.trim() === '') continue;
+    const eq = part.indexOf('=');
+    if (eq <= 0) return undefined;
+    try {
+      const key = decodeURIComponent(part.slice(0, eq).trim());
+      const value = decodeURIComponent(part.slice(eq + 1).trim());
+      if (key === '') return undefined;
+      out[key] = value;
+    } catch {
+      return undefined;
+    }
+  }
+  return out;
+}
+
+function readHeaders(r: Reader, name: string): Record<string, string> {
+  const value = r.raw(name);
+  if (value === undefined) return {};
+  const parsed = parseKeyValueList(value);
+  if (parsed) return parsed;
+  // Dev note: header values are secrets (API keys); the bad value is never printed.
+  r.problems.push(
+    `${name} is malformed (expected key=value pairs separated by commas, values percent-encoded; value not shown); no headers from it are sent`
+  );
+  return {};
+}
+
+function isValidUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function joinPath(base: string, path: string): string {
+  return base.endsWith('/') ? `${base}${path}` : `${base}/${path}`;
+}
+
+function readOtlpSignal(r: Reader, signal: Signal): OtlpSignalConfig {
+  const S = signal.toUpperCase();
+  const perSignal = (suffix: string): string =>
+    r.raw(`OTEL_EXPORTER_OTLP_${S}_${suffix}`) !== undefined
+      ? `OTEL_EXPORTER_OTLP_${S}_${suffix}`
+      : `OTEL_EXPORTER_OTLP_${suffix}`;
+
+  // Dev note: gRPC is our default protocol (the spec's default is http/protobuf); the
+  // brief of this project asks for gRPC, matching most collectors' first port.
+  const protocol = r.oneOf(perSignal('PROTOCOL'), PROTOCOLS, 'grpc');
+  const isGrpc = protocol === 'grpc';
+  const defaultBase = isGrpc ? 'http://localhost:4317' : 'http://localhost:4318';
+
+  let url = isGrpc ? defaultBase : joinPath(defaultBase, SIGNAL_PATH[signal]);
+  let urlSource: ValueSource = 'default';
+  const specificName = `OTEL_EXPORTER_OTLP_${S}_ENDPOINT`;
+  const specific = r.raw(specificName);
+  const base = r.raw('OTEL_EXPORTER_OTLP_ENDPOINT');
+  if (specific !== undefined) {
+    // Ref: exporter spec: a per-signal endpoint is used as is, with no path appended.
+    if (isValidUrl(specific)) {
+      url = specific;
+      urlSource = 'env';
+    } else {
+      r.problem(specificName, specific, 'expected an http:// or https:// URL', url);
+    }
+  } else if (base !== undefined) {
+    if (isValidUrl(base)) {
+      url = isGrpc ? base : joinPath(base, SIGNAL_PATH[signal]);
+      urlSource = 'env';
+    } else {
+      r.problem(
+        'OTEL_EXPORTER_OTLP_ENDPOINT',
+        base,
+        'expected an http:// or https:// URL',
+        url
+      );
+    }
+  }
+
+  const headers = {
+    ...readHeaders(r, 'OTEL_EXPORTER_OTLP_HEADERS'),
+    ...readHeaders(r, `OTEL_EXPORTER_OTLP_${S}_HEADERS`),
+  };
+  const insecureName = perSignal('INSECURE');
+  return {
+    protocol,
+    url,
+    urlSource,
+    headers,
+    timeoutMillis: r.number(perSignal('TIMEOUT'), 10000, { min: 1 }),
+    compression: r.oneOf(perSignal('COMPRESSION'), ['gzip', 'none'] as const, 'none'),
+    insecure:
+      r.raw(insecureName) === undefined ? undefined : r.bool(insecureName, false),
+    certificateFile: r.raw(perSignal('CERTIFICATE')),
+    clientKeyFile: r.raw(perSignal('CLIENT_KEY')),
+    clientCertificateFile: r.raw(perSignal('CLIENT_CERTIFICATE')),
+  };
+}
+
+function readExporters(r: Reader, signal: Signal): ExporterName[] {
+  const name = `OTEL_${signal.toUpperCase()}_EXPORTER`;
+  const list = r.list(name);
+  if (list === undefined) return ['otlp'];
+  const lower = list.map(s => s.toLowerCase());
+  if (lower.includes('none')) return [];
+  const known = lower.filter((s): s is ExporterName => s === 'otlp' || s === 'console');
+  const unknown = lower.filter(s => s !== 'otlp' && s !== 'console');
+  if (unknown.length > 0) {
+    const used = known.length > 0 ? known.join(',') : 'otlp';
+    r.problem(name, unknown.join(','), 'expected otlp, console or none', used);
+  }
+  return known.length > 0 ? [...new Set(known)] : ['otlp'];
+}
+
+function readSampler(r: Reader): ForksafeConfig['sampler'] {
+  const name = r.oneOf('OTEL_TRACES_SAMPLER', SAMPLERS, 'parentbased_always_on');
+  const argName = 'OTEL_TRACES_SAMPLER_ARG';
+  const usesRatio = name === 'traceidratio' || name === 'parentbased_traceidratio';
+  // Ref: spec: the ratio sampler's argument is a probability in [0, 1], default 1.0.
+  const ratio = usesRatio ? r.number(argName, 1, { min: 0, max: 1 }) : 1;
+  return { name, ratio };
+}
+
+function readPropagators(r: Reader): string[] {
+  const list = r.list('OTEL_PROPAGATORS');
+  if (list === undefined) return ['tracecontext', 'baggage'];
+  const lower = [...new Set(list.map(s => s.toLowerCase()))];
+  const unknown = lower.filter(p => !PROPAGATORS.includes(p));
+  const known = lower.filter(p => PROPAGATORS.includes(p));
+  if (unknown.length > 0) {
+    r.problem(
+      'OTEL_PROPAGATORS',
+      unknown.join(','),
+      `expected a list of ${PROPAGATORS.join(', ')}`,
+      known.length > 0 ? known.join(',') : 'none of them'
+    );
+  }
+  return known.includes('none') ? [] : known;
+}
+
+function readBatch(r: Reader, prefix: 'BSP' | 'BLRP'): BatchConfig {
+  const delay = prefix === 'BSP' ? 5000 : 1000;
+  const v = (suffix: string, fallback: number, min: number): number =>
+    r.number(`OTEL_${prefix}_${suffix}`, fallback, { min, integer: true });
+  const maxQueueSize = v('MAX_QUEUE_SIZE', 2048, 1);
+  let maxExportBatchSize = v('MAX_EXPORT_BATCH_SIZE', 512, 1);
+  if (maxExportBatchSize > maxQueueSize) {
+    // Ref: spec: the batch size must be less than or equal to the queue size.
+    r.problem(
+      `OTEL_${prefix}_MAX_EXPORT_BATCH_SIZE`,
+      String(maxExportBatchSize),
+      `must not exceed OTEL_${prefix}_MAX_QUEUE_SIZE=${maxQueueSize}`,
+      String(maxQueueSize)
+    );
+    maxExportBatchSize = maxQueueSize;
+  }
+  return {
+    scheduledDelayMillis: v('SCHEDULE_DELAY', delay, 0),
+    exportTimeoutMillis: v('EXPORT_TIMEOUT', 30000, 1),
+    maxQueueSize,
+    maxExportBatchSize,
+  };
+}
+
+function readInstrumentations(r: Reader): string[] {
+  const check = (name: string): string[] | undefined => {
+    const list = r.list(name);
+    if (list === undefined) return undefined;
+    // Accept the package name too: @opentelemetry/instrumentation-express -> express.
+    const names = list.map(s =>
+      s.toLowerCase().replace(/^@opentelemetry\/instrumentation-/, '')
+    );
+    const unknown = names.filter(n => !INSTRUMENTATION_NAMES.includes(n));
+    if (unknown.length > 0) {
+      r.problems.push(
+        `${name} names unknown instrumentation${unknown.length > 1 ? 's' : ''} ${unknown.map(u => JSON.stringify(u)).join(', ')} (ignored; known: ${INSTRUMENTATION_NAMES.join(', ')})`
+      );
+    }
+    return names.filter(n => INSTRUMENTATION_NAMES.includes(n));
+  };
+  const enabled = check('OTEL_NODE_ENABLED_INSTRUMENTATIONS');
+  const disabled = check('OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? [];
+  // Ref: auto-instrumentations-node README: the enabled list replaces the default set,
+  // the disabled list is applied after it.
+  const base =
+    enabled ??
+    INSTRUMENTATION_NAMES.filter(n => !DEFAULT_DISABLED_INSTRUMENTATIONS.includes(n));
+  return base.filter(n => !disabled.includes(n));
+}
+
+function readDetectors(r: Reader): string[] {
+  const list = r.list('OTEL_NODE_RESOURCE_DETECTORS');
+  if (list === undefined) return DEFAULT_DETECTORS;
+  const names = list.map(s => s.toLowerCase());
+  if (names.includes('none')) return [];
+  if (names.includes('all')) return [...LOCAL_DETECTORS, ...CLOUD_DETECTORS];
+  // 'serviceinstance' is accepted and ignored: otel-forksafe always sets service.instance.id.
+  const allowed = [...LOCAL_DETECTORS, ...CLOUD_DETECTORS, 'serviceinstance'];
+  const unknown = names.filter(n => !allowed.includes(n));
+  if (unknown.length > 0) {
+    r.problem(
+      'OTEL_NODE_RESOURCE_DETECTORS',
+      unknown.join(','),
+      `expected a list of ${allowed.join(', ')}, all or none`,
+      'the others'
+    );
+  }
+  return names.filter(n => allowed.includes(n) && n !== 'serviceinstance');
+}
+
+function readResourceAttributes(r: Reader): Record<string, string> {
+  const value = r.raw('OTEL_RESOURCE_ATTRIBUTES');
+  if (value === undefined) return {};
+  const parsed = parseKeyValueList(value);
+  if (parsed) return parsed;
+  // Ref: resource SDK spec: on a parse error the whole value is discarded.
+  r.problem(
+    'OTEL_RESOURCE_ATTRIBUTES',
+    value,
+    'expected key=value pairs separated by commas, percent-encoded',
+    'no attributes from it'
+  );
+  return {};
+}
+
+function readWorkerMarker(r: Reader): WorkerMarker | undefined {
+  const slot = r.raw(WORKER_MARKER_VARS.slot);
+  const primaryPid = r.raw(WORKER_MARKER_VARS.primaryPid);
+  const instanceBase = r.raw(WORKER_MARKER_VARS.instanceBase);
+  if (slot === undefined || primaryPid === undefined || instanceBase === undefined) {
+    return undefined;
+  }
+  const s = Number(slot);
+  const p = Number(primaryPid);
+  if (!Number.isInteger(s) || s < 0 || !Number.isInteger(p) || p <= 0) return undefined;
+  return { slot: s, primaryPid: p, instanceBase };
+}
+
+/**
+ * Reads the whole configuration from `env` (default: process.env). Never throws: every bad
+ * value falls back to its default and adds one sentence to `problems`.
+ */
+export function readConfig(env: Env = process.env): ForksafeConfig {
+  const r = new Reader(env);
+  const exporters = {} as Record<Signal, ExporterName[]>;
+  const otlp = {} as Record<Signal, OtlpSignalConfig>;
+  for (const signal of SIGNALS) {
+    exporters[signal] = readExporters(r, signal);
+    otlp[signal] = readOtlpSignal(r, signal);
+  }
+  const config: ForksafeConfig = {
+    disabled: r.bool('OTEL_SDK_DISABLED', false),
+    serviceName: r.raw('OTEL_SERVICE_NAME'),
+    resourceAttributes: readResourceAttributes(r),
+    exporters,
+    otlp,
+    sampler: readSampler(r),
+    propagators: readPropagators(r),
+    bsp: readBatch(r, 'BSP'),
+    blrp: readBatch(r, 'BLRP'),
+    metricExport: {
+      intervalMillis: r.number('OTEL_METRIC_EXPORT_INTERVAL', 60000, { min: 1 }),
+      timeoutMillis: r.number('OTEL_METRIC_EXPORT_TIMEOUT', 30000, { min: 1 }),
+    },
+    instrumentations: readInstrumentations(r),
+    resourceDetectors: readDetectors(r),
+    logLevel: r.oneOf('OTEL_LOG_LEVEL', LOG_LEVELS, 'warn'),
+    exclude: [
+      ...DEFAULT_EXCLUDED_TOOLS,
+      ...(r.list('OTEL_FORKSAFE_EXCLUDE') ?? []).map(s => s.toLowerCase()),
+    ],
+    shutdownTimeoutMillis: r.number(
+      'OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS',
+      DEFAULT_SHUTDOWN_TIMEOUT_MS,
+      { min: 0, integer: true }
+    ),
+    worker: readWorkerMarker(r),
+    problems: r.problems,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** The config as one JSON line for the debug preamble, header values redacted. */
+export function describeConfig(config: ForksafeConfig): string {
+  return JSON.stringify(config, (key, value: unknown) => {
+    if (key === 'problems') return undefined;
+    if (key === 'headers' && value && typeof value === 'object') {
+      return Object.fromEntries(Object.keys(value).map(k => [k, '[REDACTED]']));
+    }
+    if (key === 'instrumentations' && Array.isArray(value)) return value.join(',');
+    return value;
+  });
+}

@@ -1,0 +1,283 @@
+// Global tracer and meter providers for a process whose role is not known yet. Tracers and
+// meters taken while the main module loads keep working once the SDK starts: the metrics API
+// has no proxy of its own, so without this a module-load meter would stay a no-op forever.
+import {
+  createNoopMeter,
+  ProxyTracerProvider,
+  type Attributes,
+  type BatchObservableCallback,
+  type Context,
+  type Meter,
+  type MeterOptions,
+  type MeterProvider,
+  type MetricOptions,
+  type Observable,
+  type ObservableCallback,
+  type Span,
+  type SpanOptions,
+  type Tracer,
+  type TracerOptions,
+  type TracerProvider,
+} from '@opentelemetry/api';
+
+/** Bound on buffered measurements per instrument before the SDK starts. */
+const MAX_BUFFERED = 1000;
+
+type SyncMethod = 'createCounter' | 'createUpDownCounter' | 'createHistogram' | 'createGauge';
+type AsyncMethod =
+  | 'createObservableCounter'
+  | 'createObservableUpDownCounter'
+  | 'createObservableGauge';
+
+interface SyncInstrument {
+  add?(value: number, attributes?: Attributes, context?: Context): void;
+  record?(value: number, attributes?: Attributes, context?: Context): void;
+}
+
+class DeferredSyncInstrument {
+  private real: SyncInstrument | undefined;
+  private buffer: Array<[number, Attributes | undefined, Context | undefined]> = [];
+  readonly method: SyncMethod;
+  readonly name: string;
+  readonly options: MetricOptions | undefined;
+  constructor(method: SyncMethod, name: string, options: MetricOptions | undefined) {
+    this.method = method;
+    this.name = name;
+    this.options = options;
+  }
+
+  private push(value: number, attributes?: Attributes, context?: Context): void {
+    if (this.buffer.length < MAX_BUFFERED) this.buffer.push([value, attributes, context]);
+  }
+
+  add(value: number, attributes?: Attributes, context?: Context): void {
+    if (this.real) this.real.add?.(value, attributes, context);
+    else this.push(value, attributes, context);
+  }
+
+  record(value: number, attributes?: Attributes, context?: Context): void {
+    if (this.real) this.real.record?.(value, attributes, context);
+    else this.push(value, attributes, context);
+  }
+
+  attach(meter: Meter | undefined): void {
+    const buffered = this.buffer;
+    this.buffer = [];
+    if (!meter) return;
+    const real = (meter[this.method] as (n: string, o?: MetricOptions) => SyncInstrument)(
+      this.name,
+      this.options
+    );
+    this.real = real;
+    for (const [value, attributes, context] of buffered) {
+      if (real.add) real.add(value, attributes, context);
+      else real.record?.(value, attributes, context);
+    }
+  }
+}
+
+class DeferredObservable {
+  real: Observable | undefined;
+  private callbacks: ObservableCallback[] = [];
+  readonly method: AsyncMethod;
+  readonly name: string;
+  readonly options: MetricOptions | undefined;
+  constructor(method: AsyncMethod, name: string, options: MetricOptions | undefined) {
+    this.method = method;
+    this.name = name;
+    this.options = options;
+  }
+
+  addCallback(callback: ObservableCallback): void {
+    if (this.real) this.real.addCallback(callback);
+    else this.callbacks.push(callback);
+  }
+
+  removeCallback(callback: ObservableCallback): void {
+    if (this.real) this.real.removeCallback(callback);
+    else this.callbacks = this.callbacks.filter(c => c !== callback);
+  }
+
+  attach(meter: Meter | undefined): void {
+    if (!meter) return;
+    this.real = meter[this.method](this.name, this.options);
+    for (const callback of this.callbacks) this.real.addCallback(callback);
+    this.callbacks = [];
+  }
+}
+
+class DeferredMeter implements Meter {
+  private real: Meter | undefined;
+  private readonly sync: DeferredSyncInstrument[] = [];
+  private readonly observables: DeferredObservable[] = [];
+  private batch: Array<[BatchObservableCallback, Observable[]]> = [];
+
+  private syncInstrument(method: SyncMethod, name: string, options?: MetricOptions): never {
+    if (this.real) {
+      return (this.real[method] as (n: string, o?: MetricOptions) => never)(name, options);
+    }
+    const instrument = new DeferredSyncInstrument(method, name, options);
+    this.sync.push(instrument);
+    return instrument as never;
+  }
+
+  private observable(method: AsyncMethod, name: string, options?: MetricOptions): never {
+    if (this.real) return this.real[method](name, options) as never;
+    const observable = new DeferredObservable(method, name, options);
+    this.observables.push(observable);
+    return observable as never;
+  }
+
+  createCounter: Meter['createCounter'] = (name, options) =>
+    this.syncInstrument('createCounter', name, options);
+  createUpDownCounter: Meter['createUpDownCounter'] = (name, options) =>
+    this.syncInstrument('createUpDownCounter', name, options);
+  createHistogram: Meter['createHistogram'] = (name, options) =>
+    this.syncInstrument('createHistogram', name, options);
+  createGauge: Meter['createGauge'] = (name, options) =>
+    this.syncInstrument('createGauge', name, options);
+  createObservableCounter: Meter['createObservableCounter'] = (name, options) =>
+    this.observable('createObservableCounter', name, options);
+  createObservableUpDownCounter: Meter['createObservableUpDownCounter'] = (
+    name,
+    options
+  ) => this.observable('createObservableUpDownCounter', name, options);
+  createObservableGauge: Meter['createObservableGauge'] = (name, options) =>
+    this.observable('createObservableGauge', name, options);
+
+  addBatchObservableCallback(callback: BatchObservableCallback, observables: Observable[]): void {
+    if (this.real) this.real.addBatchObservableCallback(callback, observables);
+    else this.batch.push([callback, observables]);
+  }
+
+  removeBatchObservableCallback(callback: BatchObservableCallback, observables: Observable[]): void {
+    if (this.real) this.real.removeBatchObservableCallback(callback, observables);
+    else this.batch = this.batch.filter(([c]) => c !== callback);
+  }
+
+  attach(meter: Meter | undefined): void {
+    for (const instrument of this.sync) instrument.attach(meter);
+    for (const observable of this.observables) observable.attach(meter);
+    if (meter) {
+      this.real = meter;
+      // The SDK matches observables by identity: hand it the real ones.
+      const toReal = (o: Observable): Observable =>
+        o instanceof DeferredObservable ? (o.real ?? o) : o;
+      for (const [callback, observables] of this.batch) {
+        meter.addBatchObservableCallback(
+          result =>
+            callback({
+              observe: (o, value, attributes) => result.observe(toReal(o), value, attributes),
+            }),
+          observables.map(toReal)
+        );
+      }
+    } else {
+      this.real = createNoopMeter();
+    }
+    this.batch = [];
+  }
+}
+
+/**
+ * A MeterProvider that hands out meters before the SDK exists and connects them (replaying up
+ * to 1,000 buffered measurements per instrument) when `attach` is called.
+ */
+export class DeferredMeterProvider implements MeterProvider {
+  private delegate: MeterProvider | undefined;
+  private settled = false;
+  private readonly meters: Array<{
+    meter: DeferredMeter;
+    name: string;
+    version: string | undefined;
+    options: MeterOptions | undefined;
+  }> = [];
+
+  getMeter(name: string, version?: string, options?: MeterOptions): Meter {
+    if (this.delegate) return this.delegate.getMeter(name, version, options);
+    if (this.settled) return createNoopMeter();
+    const meter = new DeferredMeter();
+    this.meters.push({ meter, name, version, options });
+    return meter;
+  }
+
+  /** Connects every meter handed out so far; `undefined` turns them into no-ops for good. */
+  attach(provider: MeterProvider | undefined): void {
+    this.settled = true;
+    this.delegate = provider;
+    for (const { meter, name, version, options } of this.meters) {
+      meter.attach(provider?.getMeter(name, version, options));
+    }
+    this.meters.length = 0;
+  }
+}
+
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider();
+
+class DeferredTracer implements Tracer {
+  private real: Tracer | undefined;
+  private readonly provider: DeferredTracerProvider;
+  private readonly name: string;
+  private readonly version: string | undefined;
+  private readonly options: TracerOptions | undefined;
+  constructor(
+    provider: DeferredTracerProvider,
+    name: string,
+    version: string | undefined,
+    options: TracerOptions | undefined
+  ) {
+    this.provider = provider;
+    this.name = name;
+    this.version = version;
+    this.options = options;
+  }
+
+  private resolve(): Tracer {
+    if (this.real) return this.real;
+    const delegate = this.provider.resolveDelegate();
+    const tracer = (delegate ?? NOOP_TRACER_PROVIDER).getTracer(
+      this.name,
+      this.version,
+      this.options
+    );
+    if (delegate) this.real = tracer;
+    return tracer;
+  }
+
+  startSpan(name: string, options?: SpanOptions, context?: Context): Span {
+    return this.resolve().startSpan(name, options, context);
+  }
+
+  startActiveSpan: Tracer['startActiveSpan'] = (...args: unknown[]) =>
+    Reflect.apply(this.resolve().startActiveSpan, this.real ?? this.resolve(), args) as never;
+}
+
+/**
+ * A TracerProvider for the undecided phase: the first span started through it asks bootstrap
+ * to settle the role (`onFirstSpan`), so spans made while the main module loads are recorded.
+ */
+export class DeferredTracerProvider implements TracerProvider {
+  private delegate: TracerProvider | undefined;
+  private settled = false;
+  private readonly onFirstSpan: () => void;
+  constructor(onFirstSpan: () => void) {
+    this.onFirstSpan = onFirstSpan;
+  }
+
+  getTracer(name: string, version?: string, options?: TracerOptions): Tracer {
+    if (this.delegate) return this.delegate.getTracer(name, version, options);
+    return new DeferredTracer(this, name, version, options);
+  }
+
+  /** @internal the real provider, settling the role first if nobody has yet. */
+  resolveDelegate(): TracerProvider | undefined {
+    if (!this.settled) this.onFirstSpan();
+    return this.delegate;
+  }
+
+  /** Points every tracer at `provider`; `undefined` makes them no-ops for good. */
+  attach(provider: TracerProvider | undefined): void {
+    this.settled = true;
+    this.delegate = provider;
+  }
+}

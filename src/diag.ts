@@ -1,0 +1,171 @@
+// The only writer to stderr: one line per problem, prefixed `otel-forksafe:`, and the bridge
+// that routes the OpenTelemetry API's own diag messages through the same filter.
+import { DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+
+/** OTEL_LOG_LEVEL values, lower-cased (OpenTelemetry spec: "General SDK Configuration"). */
+export type LogLevelName =
+  | 'none'
+  | 'error'
+  | 'warn'
+  | 'info'
+  | 'debug'
+  | 'verbose'
+  | 'all';
+
+const RANK: Record<LogLevelName, number> = {
+  none: 0,
+  error: 1,
+  warn: 2,
+  info: 3,
+  debug: 4,
+  verbose: 5,
+  all: 6,
+};
+
+interface DiagState {
+  level: LogLevelName;
+  role: string;
+  seen: Set<string>;
+  write: (line: string) => void;
+}
+
+const state: DiagState = {
+  level: 'warn',
+  role: 'starting',
+  seen: new Set(),
+  write: line => {
+    process.stderr.write(line);
+  },
+};
+
+/** Sets the threshold (from OTEL_LOG_LEVEL) and, for tests, where lines go. */
+export function configureDiag(options: {
+  level?: LogLevelName;
+  write?: (line: string) => void;
+}): void {
+  if (options.level) state.level = options.level;
+  if (options.write) state.write = options.write;
+}
+
+/** Records the process role shown in every line (worker, primary, …). */
+export function setDiagRole(role: string): void {
+  state.role = role;
+}
+
+/** True when lines of this level are printed. */
+export function isLevelEnabled(level: LogLevelName): boolean {
+  return RANK[level] <= RANK[state.level];
+}
+
+// Dev note: a diagnostic must stay on one line, whatever the SDK hands us (stacks, JSON).
+function toOneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' | ').trim();
+}
+
+/** Short text for an error-like value: message and code, never a stack. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    const base = err.message || err.name;
+    return code !== undefined && !base.includes(String(code))
+      ? `${base} (code ${String(code)})`
+      : base;
+  }
+  if (typeof err === 'string') {
+    // The SDK's global error handler hands us JSON-stringified errors.
+    if (err.startsWith('{')) {
+      try {
+        const parsed = JSON.parse(err) as { message?: unknown; code?: unknown };
+        if (typeof parsed.message === 'string') {
+          return describeError(
+            Object.assign(new Error(parsed.message), { code: parsed.code })
+          );
+        }
+      } catch {
+        // not JSON after all: fall through
+      }
+    }
+    return err;
+  }
+  try {
+    return JSON.stringify(err);
+  } catch {
+    return String(err);
+  }
+}
+
+function emit(level: LogLevelName, message: string, once: boolean): void {
+  if (!isLevelEnabled(level)) return;
+  const line = toOneLine(message);
+  if (once) {
+    if (state.seen.has(line)) return;
+    state.seen.add(line);
+  }
+  state.write(`otel-forksafe: [${process.pid} ${state.role}] ${level}: ${line}\n`);
+}
+
+/** Our own diagnostics. error/warn lines are printed once per distinct text. */
+export const log = {
+  error(message: string, err?: unknown): void {
+    emit('error', err === undefined ? message : `${message}: ${describeError(err)}`, true);
+  },
+  warn(message: string): void {
+    emit('warn', message, true);
+  },
+  info(message: string): void {
+    emit('info', message, false);
+  },
+  debug(message: string): void {
+    emit('debug', message, false);
+  },
+};
+
+function joinArgs(message: string, args: unknown[]): string {
+  return [message, ...args.map(describeError)].join(' ');
+}
+
+// Dev note: the exporters report every failed export; a dead collector would otherwise print
+// a line every few seconds per signal. The first line of each kind says it all.
+function normaliseSdkMessage(text: string): string {
+  return text.replace(/\b\d{2,}\b/g, 'N');
+}
+
+/**
+ * A DiagLogger for `diag.setLogger`: the SDK's messages come out through the same one-line,
+ * prefixed, de-duplicated writer as ours.
+ */
+export function createDiagBridge(): DiagLogger {
+  const seenSdk = new Set<string>();
+  const forward =
+    (level: LogLevelName, dedupe: boolean) =>
+    (message: string, ...args: unknown[]): void => {
+      const text = joinArgs(describeError(message), args);
+      if (dedupe && !isLevelEnabled('debug')) {
+        const key = normaliseSdkMessage(text);
+        if (seenSdk.has(key)) return;
+        seenSdk.add(key);
+      }
+      emit(level, text, false);
+    };
+  return {
+    error: forward('error', true),
+    warn: forward('warn', true),
+    info: forward('info', false),
+    debug: forward('debug', false),
+    verbose: forward('verbose', false),
+  };
+}
+
+/** Maps our level names onto the API's DiagLogLevel. */
+export function toDiagLogLevel(level: LogLevelName): DiagLogLevel {
+  const map: Record<LogLevelName, DiagLogLevel> = {
+    none: DiagLogLevel.NONE,
+    error: DiagLogLevel.ERROR,
+    warn: DiagLogLevel.WARN,
+    info: DiagLogLevel.INFO,
+    debug: DiagLogLevel.DEBUG,
+    verbose: DiagLogLevel.VERBOSE,
+    all: DiagLogLevel.ALL,
+  };
+  return map[level];
+}

@@ -1,0 +1,103 @@
+// node:cluster end to end: a 4-worker HTTP app under every loading route and OTLP protocol.
+// Telemetry must come from exactly the worker pids, never the primary, with distinct ids.
+import assert from 'node:assert/strict';
+import { after, before, describe as suite, test } from 'node:test';
+import { byPid, startOtlpSink, type OtlpSink } from './helpers/otlp-sink.ts';
+import {
+  describe,
+  fixture,
+  forksafeLines,
+  hammer,
+  killAll,
+  startNode,
+  unexpectedWarnings,
+} from './helpers/run-node.ts';
+
+const WORKERS = 4;
+
+interface Case {
+  name: string;
+  script: string;
+  nodeArgs: string[];
+  env: Record<string, string>;
+  protocol: 'grpc' | 'http/protobuf' | 'http/json';
+}
+
+const IMPORT = ['--import', 'otel-forksafe/register'];
+const cases: Case[] = [
+  { name: '--import, grpc', script: 'cluster-app.cjs', nodeArgs: IMPORT, env: {}, protocol: 'grpc' },
+  { name: '--import, http/protobuf', script: 'cluster-app.cjs', nodeArgs: IMPORT, env: {}, protocol: 'http/protobuf' },
+  { name: '--import, http/json', script: 'cluster-app.cjs', nodeArgs: IMPORT, env: {}, protocol: 'http/json' },
+  { name: '--require, grpc', script: 'cluster-app.cjs', nodeArgs: ['--require', 'otel-forksafe/register'], env: {}, protocol: 'grpc' },
+  { name: 'NODE_OPTIONS, grpc', script: 'cluster-app.cjs', nodeArgs: [], env: { NODE_OPTIONS: '--import=otel-forksafe/register' }, protocol: 'grpc' },
+  { name: 'setupPrimary({execArgv: []}), grpc', script: 'cluster-setup-primary-app.cjs', nodeArgs: IMPORT, env: {}, protocol: 'grpc' },
+];
+
+let sink: OtlpSink;
+before(async () => {
+  sink = await startOtlpSink();
+});
+after(async () => {
+  killAll();
+  await sink.stop();
+});
+
+suite('cluster: every worker reports, the primary never does', () => {
+  for (const c of cases) {
+    test(c.name, async () => {
+      sink.clear();
+      const endpoint = c.protocol === 'grpc' ? sink.grpcEndpoint : sink.httpEndpoint;
+      const app = startNode(fixture(c.script), {
+        nodeArgs: c.nodeArgs,
+        args: [String(WORKERS)],
+        env: {
+          ...c.env,
+          OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+          OTEL_EXPORTER_OTLP_PROTOCOL: c.protocol,
+          OTEL_METRICS_EXPORTER: 'otlp',
+          OTEL_METRIC_EXPORT_INTERVAL: '1000',
+          OTEL_BSP_SCHEDULE_DELAY: '100',
+          OTEL_LOG_LEVEL: 'debug',
+        },
+      });
+      try {
+        const ready = JSON.parse(await app.waitForLine('READY')) as { port: number; workers: number[] };
+        assert.equal(ready.workers.length, WORKERS);
+        assert.equal(await hammer(ready.port, 20), 20);
+        app.send('stop');
+        const { code, signal } = await app.exited;
+        assert.equal(code, 0, describe(app));
+        assert.equal(signal, null);
+        const workers = new Set(ready.workers);
+        await sink.waitFor(
+          () =>
+            [...workers].every(pid => byPid(sink.spans()).has(pid)) &&
+            [...workers].every(pid => byPid(sink.metrics()).has(pid)),
+          { what: `spans and metrics from workers ${[...workers].join(',')}`, timeoutMs: 10000 }
+        );
+        const spanPids = new Set(byPid(sink.spans()).keys());
+        const metricPids = new Set(byPid(sink.metrics()).keys());
+        assert.deepEqual(spanPids, workers, 'spans come from exactly the worker pids');
+        assert.deepEqual(metricPids, workers, 'metrics come from exactly the worker pids');
+        assert.ok(!spanPids.has(app.pid) && !metricPids.has(app.pid), 'nothing from the primary');
+        const ids = new Set(sink.spans().map(s => s.resource['service.instance.id']));
+        assert.equal(ids.size, WORKERS, `distinct service.instance.id per worker: ${[...ids].join(', ')}`);
+        assert.ok(sink.spans().every(s => s.transport === c.protocol));
+        assert.ok(
+          sink.spans().some(s => s.name === 'GET' && s.kind === 2),
+          'http server spans arrive'
+        );
+        for (const s of sink.spans()) {
+          assert.equal(s.resource['process.parent_pid'], app.pid, 'workers name the primary as parent');
+        }
+        const lines = forksafeLines(app.stderr);
+        assert.ok(lines.some(l => l.includes(`[${app.pid} `) && l.includes('patched cluster.fork')), describe(app));
+        assert.equal(lines.filter(l => l.includes('SDK started')).length, WORKERS, describe(app));
+        assert.ok(!lines.some(l => l.includes(`[${app.pid} `) && l.includes('SDK started')), 'no SDK in the primary');
+        assert.deepEqual(unexpectedWarnings(app.stderr), []);
+      } finally {
+        app.kill();
+      }
+    });
+  }
+});
