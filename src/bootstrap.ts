@@ -219,8 +219,8 @@ function startUndecided(ctx: UndecidedContext): void {
     }
     // A late fork: this process exported as a standalone app until now. It flushes what it
     // has and goes quiet; its workers report from here on.
-    trace.disable();
-    metrics.disable();
+    tracerProvider.silence();
+    meterProvider.silence();
     void sdk?.shutdown();
     log.debug('cluster.fork() after the SDK started: now a primary; SDK shut down');
   };

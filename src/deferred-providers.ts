@@ -36,6 +36,7 @@ interface SyncInstrument {
 
 class DeferredSyncInstrument {
   private real: SyncInstrument | undefined;
+  private settled = false;
   private buffer: Array<[number, Attributes | undefined, Context | undefined]> = [];
   readonly method: SyncMethod;
   readonly name: string;
@@ -47,7 +48,16 @@ class DeferredSyncInstrument {
   }
 
   private push(value: number, attributes?: Attributes, context?: Context): void {
-    if (this.buffer.length < MAX_BUFFERED) this.buffer.push([value, attributes, context]);
+    if (!this.settled && this.buffer.length < MAX_BUFFERED) {
+      this.buffer.push([value, attributes, context]);
+    }
+  }
+
+  /** Drops every later measurement. */
+  silence(): void {
+    this.settled = true;
+    this.real = undefined;
+    this.buffer = [];
   }
 
   add(value: number, attributes?: Attributes, context?: Context): void {
@@ -63,6 +73,7 @@ class DeferredSyncInstrument {
   attach(meter: Meter | undefined): void {
     const buffered = this.buffer;
     this.buffer = [];
+    this.settled = true;
     if (!meter) return;
     const real = (meter[this.method] as (n: string, o?: MetricOptions) => SyncInstrument)(
       this.name,
@@ -113,12 +124,16 @@ class DeferredMeter implements Meter {
   private batch: Array<[BatchObservableCallback, Observable[]]> = [];
 
   private syncInstrument(method: SyncMethod, name: string, options?: MetricOptions): never {
-    if (this.real) {
-      return (this.real[method] as (n: string, o?: MetricOptions) => never)(name, options);
-    }
     const instrument = new DeferredSyncInstrument(method, name, options);
     this.sync.push(instrument);
+    if (this.real) instrument.attach(this.real);
     return instrument as never;
+  }
+
+  /** Drops every later synchronous measurement of this meter's instruments. */
+  silence(): void {
+    for (const instrument of this.sync) instrument.silence();
+    this.real = createNoopMeter();
   }
 
   private observable(method: AsyncMethod, name: string, options?: MetricOptions): never {
@@ -194,10 +209,10 @@ export class DeferredMeterProvider implements MeterProvider {
   }> = [];
 
   getMeter(name: string, version?: string, options?: MeterOptions): Meter {
-    if (this.delegate) return this.delegate.getMeter(name, version, options);
-    if (this.settled) return createNoopMeter();
+    if (this.settled && !this.delegate) return createNoopMeter();
     const meter = new DeferredMeter();
     this.meters.push({ meter, name, version, options });
+    if (this.delegate) meter.attach(this.delegate.getMeter(name, version, options));
     return meter;
   }
 
@@ -208,6 +223,16 @@ export class DeferredMeterProvider implements MeterProvider {
     for (const { meter, name, version, options } of this.meters) {
       meter.attach(provider?.getMeter(name, version, options));
     }
+    if (!provider) this.meters.length = 0;
+  }
+
+  /**
+   * From now on every synchronous measurement through meters handed out by this provider is
+   * dropped, at once: used when a standalone app forks and becomes a primary.
+   */
+  silence(): void {
+    this.delegate = undefined;
+    for (const { meter } of this.meters) meter.silence();
     this.meters.length = 0;
   }
 }
@@ -233,6 +258,7 @@ class DeferredTracer implements Tracer {
   }
 
   private resolve(): Tracer {
+    if (this.provider.isSilenced()) return NOOP_TRACER_PROVIDER.getTracer(this.name);
     if (this.real) return this.real;
     const delegate = this.provider.resolveDelegate();
     const tracer = (delegate ?? NOOP_TRACER_PROVIDER).getTracer(
@@ -248,8 +274,10 @@ class DeferredTracer implements Tracer {
     return this.resolve().startSpan(name, options, context);
   }
 
-  startActiveSpan: Tracer['startActiveSpan'] = (...args: unknown[]) =>
-    Reflect.apply(this.resolve().startActiveSpan, this.real ?? this.resolve(), args) as never;
+  startActiveSpan: Tracer['startActiveSpan'] = (...args: unknown[]) => {
+    const tracer = this.resolve();
+    return Reflect.apply(tracer.startActiveSpan, tracer, args) as never;
+  };
 }
 
 /**
@@ -259,14 +287,25 @@ class DeferredTracer implements Tracer {
 export class DeferredTracerProvider implements TracerProvider {
   private delegate: TracerProvider | undefined;
   private settled = false;
+  private silenced = false;
   private readonly onFirstSpan: () => void;
   constructor(onFirstSpan: () => void) {
     this.onFirstSpan = onFirstSpan;
   }
 
   getTracer(name: string, version?: string, options?: TracerOptions): Tracer {
-    if (this.delegate) return this.delegate.getTracer(name, version, options);
     return new DeferredTracer(this, name, version, options);
+  }
+
+  /** @internal true once silence() was called. */
+  isSilenced(): boolean {
+    return this.silenced;
+  }
+
+  /** Every tracer handed out goes no-op at once (a standalone app that became a primary). */
+  silence(): void {
+    this.silenced = true;
+    this.delegate = undefined;
   }
 
   /** @internal the real provider, settling the role first if nobody has yet. */

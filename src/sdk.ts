@@ -319,9 +319,18 @@ export function startSdk(config: ForksafeConfig, options: StartSdkOptions): SdkH
   metrics.disable();
   sdk.start();
   options.restoreDiag();
-  if (options.deferred) {
-    options.deferred.tracerProvider.attach(trace.getTracerProvider());
-    options.deferred.meterProvider.attach(metricReaders.length > 0 ? metrics.getMeterProvider() : undefined);
+  const { deferred } = options;
+  if (deferred) {
+    // Dev note: the deferred providers stay the global ones, delegating to the SDK's, so a
+    // process that later forks can silence every tracer and meter the app holds at once.
+    const realTracerProvider = trace.getTracerProvider();
+    const realMeterProvider = metricReaders.length > 0 ? metrics.getMeterProvider() : undefined;
+    trace.disable();
+    metrics.disable();
+    trace.setGlobalTracerProvider(deferred.tracerProvider);
+    metrics.setGlobalMeterProvider(deferred.meterProvider);
+    deferred.tracerProvider.attach(realTracerProvider);
+    deferred.meterProvider.attach(realMeterProvider);
   }
   let shutdownPromise: Promise<void> | undefined;
   return {

@@ -101,3 +101,61 @@ suite('cluster: every worker reports, the primary never does', () => {
     });
   }
 });
+
+suite('cluster: worker identity', () => {
+  const env = (extra: Record<string, string> = {}): Record<string, string> => ({
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink.grpcEndpoint,
+    OTEL_BSP_SCHEDULE_DELAY: '100',
+    ...extra,
+  });
+
+  test('a worker killed and replaced keeps its service.instance.id, with a new pid', async () => {
+    sink.clear();
+    const app = startNode(fixture('cluster-app.cjs'), { nodeArgs: IMPORT, args: [String(WORKERS)], env: env() });
+    try {
+      const ready = JSON.parse(await app.waitForLine('READY')) as { port: number; workers: number[] };
+      await sink.waitFor(() => ready.workers.every(pid => byPid(sink.spans()).has(pid)), {
+        what: 'worker-ready spans from every worker',
+      });
+      const victim = ready.workers[1] ?? -1;
+      const idOf = (pid: number): unknown => byPid(sink.spans()).get(pid)?.[0]?.resource['service.instance.id'];
+      const victimId = idOf(victim);
+      app.send(`kill ${victim}`);
+      const replaced = JSON.parse(await app.waitForLine('REPLACED')) as { old: number; new: number };
+      assert.equal(replaced.old, victim);
+      assert.notEqual(replaced.new, victim);
+      await sink.waitFor(() => byPid(sink.spans()).has(replaced.new), { what: 'spans from the replacement' });
+      assert.equal(idOf(replaced.new), victimId, describe(app));
+      const live = [...ready.workers.filter(p => p !== victim), replaced.new];
+      assert.equal(new Set(live.map(idOf)).size, WORKERS, 'ids still distinct among live workers');
+      app.send('stop');
+      assert.equal((await app.exited).code, 0, describe(app));
+    } finally {
+      app.kill();
+    }
+  });
+
+  test('a service.instance.id from OTEL_RESOURCE_ATTRIBUTES becomes one id per worker', async () => {
+    sink.clear();
+    const app = startNode(fixture('cluster-app.cjs'), {
+      nodeArgs: IMPORT,
+      args: [String(WORKERS)],
+      env: env({ OTEL_RESOURCE_ATTRIBUTES: 'service.instance.id=pod-1,deployment.environment.name=test', OTEL_LOG_LEVEL: 'debug' }),
+    });
+    try {
+      const ready = JSON.parse(await app.waitForLine('READY')) as { port: number; workers: number[] };
+      app.send('stop');
+      assert.equal((await app.exited).code, 0, describe(app));
+      await sink.waitFor(() => ready.workers.every(pid => byPid(sink.spans()).has(pid)), {
+        what: 'spans from every worker',
+      });
+      const ids = new Set(sink.spans().map(s => s.resource['service.instance.id']));
+      assert.deepEqual([...ids].sort(), ['pod-1-w0', 'pod-1-w1', 'pod-1-w2', 'pod-1-w3']);
+      assert.ok(sink.spans().every(s => s.resource['deployment.environment.name'] === 'test'));
+      const said = forksafeLines(app.stderr).filter(l => l.includes('is shared by every worker'));
+      assert.equal(said.length, WORKERS, 'each worker says once, at debug level, that it derived its id');
+    } finally {
+      app.kill();
+    }
+  });
+});
