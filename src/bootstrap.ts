@@ -10,21 +10,40 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { diag, metrics, trace } from '@opentelemetry/api';
 import { patchClusterFork } from './cluster-patch.ts';
-import { describeConfig, readConfig, WORKER_MARKER_VARS, type ForksafeConfig } from './config.ts';
-import { DeferredMeterProvider, DeferredTracerProvider } from './deferred-providers.ts';
-import { configureDiag, createDiagBridge, log, setDiagRole, toDiagLogLevel } from './diag.ts';
+import {
+  describeConfig,
+  readConfig,
+  WORKER_MARKER_VARS,
+  type ForksafeConfig,
+} from './config.ts';
+import {
+  DeferredMeterProvider,
+  DeferredTracerProvider,
+} from './deferred-providers.ts';
+import {
+  configureDiag,
+  createDiagBridge,
+  log,
+  setDiagRole,
+  toDiagLogLevel,
+} from './diag.ts';
 import { registerEntryMarker, registerImportHook } from './esm-hooks.ts';
 import type { ForksafeGlobalState } from './global-state.ts';
-import { standaloneIdentity, workerIdentity, type ProcessIdentity } from './identity.ts';
+import {
+  standaloneIdentity,
+  workerIdentity,
+  type ProcessIdentity,
+} from './identity.ts';
 import { hookedModules, loadInstrumentations } from './instrumentations.ts';
 import { classifyProcess, type ProcessRole } from './process-role.ts';
+import type * as SdkExports from './sdk.ts';
 import type { SdkHandle, StartSdkOptions } from './sdk.ts';
 import { installShutdown } from './shutdown.ts';
 import { VERSION } from './version.ts';
 
 const require = createRequire(import.meta.url);
 
-type SdkModule = typeof import('./sdk.ts');
+type SdkModule = typeof SdkExports;
 
 // Dev note: the SDK (≈0.5 s of module loading) is required only when this process is known
 // to export; require() keeps the start synchronous, so a worker's SDK is up before app code.
@@ -35,7 +54,10 @@ function startSdk(config: ForksafeConfig, options: StartSdkOptions): SdkHandle {
 
 /** Stable digest of the problems list, so workers do not repeat what their primary said. */
 function problemsDigest(problems: readonly string[]): string {
-  return createHash('sha1').update(problems.join('\n')).digest('hex').slice(0, 12);
+  return createHash('sha1')
+    .update(problems.join('\n'))
+    .digest('hex')
+    .slice(0, 12);
 }
 
 function mainScripts(): string[] {
@@ -61,7 +83,9 @@ function esmEntryUrl(scripts: readonly string[]): string | undefined {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg)) {
       try {
-        const type = (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: unknown }).type;
+        const type = (
+          JSON.parse(readFileSync(pkg, 'utf8')) as { type?: unknown }
+        ).type;
         return type === 'module' ? pathToFileURL(real).href : undefined;
       } catch {
         return undefined;
@@ -80,7 +104,8 @@ function createPreloadMatcher(selfUrl: string): (specifier: string) => boolean {
     // keep the plain path
   }
   return specifier => {
-    if (specifier === 'otel-forksafe/register' || specifier === selfUrl) return true;
+    if (specifier === 'otel-forksafe/register' || specifier === selfUrl)
+      return true;
     try {
       const path = specifier.startsWith('file:')
         ? fileURLToPath(specifier)
@@ -133,7 +158,10 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   const digest = problemsDigest(config.problems);
   // A worker forked by our patch inherits its primary's environment: the primary has already
   // reported these problems once, so the worker stays quiet about them.
-  if (process.env[WORKER_MARKER_VARS.reported] !== digest || role !== 'worker') {
+  if (
+    process.env[WORKER_MARKER_VARS.reported] !== digest ||
+    role !== 'worker'
+  ) {
     for (const problem of config.problems) log.warn(problem);
   }
   const configuredId = config.resourceAttributes['service.instance.id'];
@@ -142,7 +170,10 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     const instrumentations = loadInstrumentations(config.instrumentations);
     registerImportHook(hookedModules(config.instrumentations));
     const identity = workerIdentity({
-      marker: marker !== undefined && marker.primaryPid === process.ppid ? marker : undefined,
+      marker:
+        marker !== undefined && marker.primaryPid === process.ppid
+          ? marker
+          : undefined,
       clusterWorkerId: cluster.worker?.id,
       configuredId,
       pid: process.pid,
@@ -155,7 +186,16 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     return;
   }
 
-  startUndecided({ config, state, setRole, restoreDiag, scripts, selfUrl, digest, configuredId });
+  startUndecided({
+    config,
+    state,
+    setRole,
+    restoreDiag,
+    scripts,
+    selfUrl,
+    digest,
+    configuredId,
+  });
 }
 
 function reportDerivedId(identity: ProcessIdentity): void {
@@ -222,14 +262,19 @@ function startUndecided(ctx: UndecidedContext): void {
     tracerProvider.silence();
     meterProvider.silence();
     void sdk?.shutdown();
-    log.debug('cluster.fork() after the SDK started: now a primary; SDK shut down');
+    log.debug(
+      'cluster.fork() after the SDK started: now a primary; SDK shut down'
+    );
   };
 
   const tracerProvider = new DeferredTracerProvider(() => {
     try {
       decideStandalone('first span');
     } catch (err) {
-      log.error('the SDK failed to start; the application continues uninstrumented', err);
+      log.error(
+        'the SDK failed to start; the application continues uninstrumented',
+        err
+      );
     }
   });
   const meterProvider = new DeferredMeterProvider();
@@ -249,14 +294,18 @@ function startUndecided(ctx: UndecidedContext): void {
     try {
       decideStandalone(reason);
     } catch (err) {
-      log.error('the SDK failed to start; the application continues uninstrumented', err);
+      log.error(
+        'the SDK failed to start; the application continues uninstrumented',
+        err
+      );
     }
   };
   const entryUrl = esmEntryUrl(ctx.scripts);
   if (entryUrl !== undefined) {
     registerImportHook(modules);
     registerEntryMarker(entryUrl);
-    state.mainEvaluated = () => setImmediate(() => settle('entry module evaluated'));
+    state.mainEvaluated = () =>
+      setImmediate(() => settle('entry module evaluated'));
     // Fallback should the marker never run (an entry the hook did not see).
     setTimeout(() => settle('fallback timer'), 2000).unref();
   } else {

@@ -34,6 +34,7 @@ export function patchClusterFork(
   cluster: Cluster,
   options: ForkPatchOptions
 ): () => void {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with .call(this) below
   const original = cluster.fork as ForkFn;
   if (original[PATCHED]) return () => {};
   const liveSlots = new Map<number, Worker>();
@@ -56,7 +57,10 @@ export function patchClusterFork(
     ].some(options.isOurPreload);
   };
 
-  const patched = function fork(this: Cluster, env?: NodeJS.ProcessEnv): Worker {
+  const patched = function fork(
+    this: Cluster,
+    env?: NodeJS.ProcessEnv
+  ): Worker {
     let childEnv = env;
     let slot: number | undefined;
     try {

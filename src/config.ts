@@ -93,7 +93,11 @@ export const WORKER_MARKER_VARS = {
 } as const;
 
 const SIGNALS: readonly Signal[] = ['traces', 'metrics', 'logs'];
-const PROTOCOLS: readonly OtlpProtocol[] = ['grpc', 'http/protobuf', 'http/json'];
+const PROTOCOLS: readonly OtlpProtocol[] = [
+  'grpc',
+  'http/protobuf',
+  'http/json',
+];
 const SAMPLERS: readonly SamplerName[] = [
   'always_on',
   'always_off',
@@ -102,7 +106,14 @@ const SAMPLERS: readonly SamplerName[] = [
   'parentbased_always_off',
   'parentbased_traceidratio',
 ];
-const PROPAGATORS = ['tracecontext', 'baggage', 'b3', 'b3multi', 'jaeger', 'none'];
+const PROPAGATORS = [
+  'tracecontext',
+  'baggage',
+  'b3',
+  'b3multi',
+  'jaeger',
+  'none',
+];
 const LOG_LEVELS: readonly LogLevelName[] = [
   'none',
   'error',
@@ -198,16 +209,17 @@ class Reader {
     return fallback;
   }
 
-  oneOf<T extends string>(
-    name: string,
-    allowed: readonly T[],
-    fallback: T
-  ): T {
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
     const value = this.raw(name);
     if (value === undefined) return fallback;
     const lower = value.toLowerCase() as T;
     if (allowed.includes(lower)) return lower;
-    this.problem(name, value, `expected one of ${allowed.join(', ')}`, fallback);
+    this.problem(
+      name,
+      value,
+      `expected one of ${allowed.join(', ')}`,
+      fallback
+    );
     return fallback;
   }
 
@@ -282,7 +294,9 @@ function readOtlpSignal(r: Reader, signal: Signal): OtlpSignalConfig {
   // brief of this project asks for gRPC, matching most collectors' first port.
   const protocol = r.oneOf(perSignal('PROTOCOL'), PROTOCOLS, 'grpc');
   const isGrpc = protocol === 'grpc';
-  const defaultBase = isGrpc ? 'http://localhost:4317' : 'http://localhost:4318';
+  const defaultBase = isGrpc
+    ? 'http://localhost:4317'
+    : 'http://localhost:4318';
 
   let url = isGrpc ? defaultBase : joinPath(defaultBase, SIGNAL_PATH[signal]);
   let urlSource: ValueSource = 'default';
@@ -295,7 +309,12 @@ function readOtlpSignal(r: Reader, signal: Signal): OtlpSignalConfig {
       url = specific;
       urlSource = 'env';
     } else {
-      r.problem(specificName, specific, 'expected an http:// or https:// URL', url);
+      r.problem(
+        specificName,
+        specific,
+        'expected an http:// or https:// URL',
+        url
+      );
     }
   } else if (base !== undefined) {
     if (isValidUrl(base)) {
@@ -322,9 +341,15 @@ function readOtlpSignal(r: Reader, signal: Signal): OtlpSignalConfig {
     urlSource,
     headers,
     timeoutMillis: r.number(perSignal('TIMEOUT'), 10000, { min: 1 }),
-    compression: r.oneOf(perSignal('COMPRESSION'), ['gzip', 'none'] as const, 'none'),
+    compression: r.oneOf(
+      perSignal('COMPRESSION'),
+      ['gzip', 'none'] as const,
+      'none'
+    ),
     insecure:
-      r.raw(insecureName) === undefined ? undefined : r.bool(insecureName, false),
+      r.raw(insecureName) === undefined
+        ? undefined
+        : r.bool(insecureName, false),
     certificateFile: r.raw(perSignal('CERTIFICATE')),
     clientKeyFile: r.raw(perSignal('CLIENT_KEY')),
     clientCertificateFile: r.raw(perSignal('CLIENT_CERTIFICATE')),
@@ -337,7 +362,9 @@ function readExporters(r: Reader, signal: Signal): ExporterName[] {
   if (list === undefined) return ['otlp'];
   const lower = list.map(s => s.toLowerCase());
   if (lower.includes('none')) return [];
-  const known = lower.filter((s): s is ExporterName => s === 'otlp' || s === 'console');
+  const known = lower.filter(
+    (s): s is ExporterName => s === 'otlp' || s === 'console'
+  );
   const unknown = lower.filter(s => s !== 'otlp' && s !== 'console');
   if (unknown.length > 0) {
     const used = known.length > 0 ? known.join(',') : 'otlp';
@@ -347,9 +374,14 @@ function readExporters(r: Reader, signal: Signal): ExporterName[] {
 }
 
 function readSampler(r: Reader): ForksafeConfig['sampler'] {
-  const name = r.oneOf('OTEL_TRACES_SAMPLER', SAMPLERS, 'parentbased_always_on');
+  const name = r.oneOf(
+    'OTEL_TRACES_SAMPLER',
+    SAMPLERS,
+    'parentbased_always_on'
+  );
   const argName = 'OTEL_TRACES_SAMPLER_ARG';
-  const usesRatio = name === 'traceidratio' || name === 'parentbased_traceidratio';
+  const usesRatio =
+    name === 'traceidratio' || name === 'parentbased_traceidratio';
   // Ref: spec: the ratio sampler's argument is a probability in [0, 1], default 1.0.
   const ratio = usesRatio ? r.number(argName, 1, { min: 0, max: 1 }) : 1;
   return { name, ratio };
@@ -418,7 +450,9 @@ function readInstrumentations(r: Reader): string[] {
   // the disabled list is applied after it.
   const base =
     enabled ??
-    INSTRUMENTATION_NAMES.filter(n => !DEFAULT_DISABLED_INSTRUMENTATIONS.includes(n));
+    INSTRUMENTATION_NAMES.filter(
+      n => !DEFAULT_DISABLED_INSTRUMENTATIONS.includes(n)
+    );
   return base.filter(n => !disabled.includes(n));
 }
 
@@ -461,12 +495,17 @@ function readWorkerMarker(r: Reader): WorkerMarker | undefined {
   const slot = r.raw(WORKER_MARKER_VARS.slot);
   const primaryPid = r.raw(WORKER_MARKER_VARS.primaryPid);
   const instanceBase = r.raw(WORKER_MARKER_VARS.instanceBase);
-  if (slot === undefined || primaryPid === undefined || instanceBase === undefined) {
+  if (
+    slot === undefined ||
+    primaryPid === undefined ||
+    instanceBase === undefined
+  ) {
     return undefined;
   }
   const s = Number(slot);
   const p = Number(primaryPid);
-  if (!Number.isInteger(s) || s < 0 || !Number.isInteger(p) || p <= 0) return undefined;
+  if (!Number.isInteger(s) || s < 0 || !Number.isInteger(p) || p <= 0)
+    return undefined;
   return { slot: s, primaryPid: p, instanceBase };
 }
 
@@ -493,7 +532,9 @@ export function readConfig(env: Env = process.env): ForksafeConfig {
     bsp: readBatch(r, 'BSP'),
     blrp: readBatch(r, 'BLRP'),
     metricExport: {
-      intervalMillis: r.number('OTEL_METRIC_EXPORT_INTERVAL', 60000, { min: 1 }),
+      intervalMillis: r.number('OTEL_METRIC_EXPORT_INTERVAL', 60000, {
+        min: 1,
+      }),
       timeoutMillis: r.number('OTEL_METRIC_EXPORT_TIMEOUT', 30000, { min: 1 }),
     },
     instrumentations: readInstrumentations(r),
@@ -529,7 +570,8 @@ export function describeConfig(config: ForksafeConfig): string {
     if (key === 'headers' && value && typeof value === 'object') {
       return Object.fromEntries(Object.keys(value).map(k => [k, '[REDACTED]']));
     }
-    if (key === 'instrumentations' && Array.isArray(value)) return value.join(',');
+    if (key === 'instrumentations' && Array.isArray(value))
+      return value.join(',');
     return value;
   });
 }

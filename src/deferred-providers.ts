@@ -23,7 +23,8 @@ import {
 /** Bound on buffered measurements per instrument before the SDK starts. */
 const MAX_BUFFERED = 1000;
 
-type SyncMethod = 'createCounter' | 'createUpDownCounter' | 'createHistogram' | 'createGauge';
+type SyncMethod =
+  'createCounter' | 'createUpDownCounter' | 'createHistogram' | 'createGauge';
 type AsyncMethod =
   | 'createObservableCounter'
   | 'createObservableUpDownCounter'
@@ -37,17 +38,26 @@ interface SyncInstrument {
 class DeferredSyncInstrument {
   private real: SyncInstrument | undefined;
   private settled = false;
-  private buffer: Array<[number, Attributes | undefined, Context | undefined]> = [];
+  private buffer: Array<[number, Attributes | undefined, Context | undefined]> =
+    [];
   readonly method: SyncMethod;
   readonly name: string;
   readonly options: MetricOptions | undefined;
-  constructor(method: SyncMethod, name: string, options: MetricOptions | undefined) {
+  constructor(
+    method: SyncMethod,
+    name: string,
+    options: MetricOptions | undefined
+  ) {
     this.method = method;
     this.name = name;
     this.options = options;
   }
 
-  private push(value: number, attributes?: Attributes, context?: Context): void {
+  private push(
+    value: number,
+    attributes?: Attributes,
+    context?: Context
+  ): void {
     if (!this.settled && this.buffer.length < MAX_BUFFERED) {
       this.buffer.push([value, attributes, context]);
     }
@@ -75,10 +85,9 @@ class DeferredSyncInstrument {
     this.buffer = [];
     this.settled = true;
     if (!meter) return;
-    const real = (meter[this.method] as (n: string, o?: MetricOptions) => SyncInstrument)(
-      this.name,
-      this.options
-    );
+    const real = (
+      meter[this.method] as (n: string, o?: MetricOptions) => SyncInstrument
+    )(this.name, this.options);
     this.real = real;
     for (const [value, attributes, context] of buffered) {
       if (real.add) real.add(value, attributes, context);
@@ -93,7 +102,11 @@ class DeferredObservable {
   readonly method: AsyncMethod;
   readonly name: string;
   readonly options: MetricOptions | undefined;
-  constructor(method: AsyncMethod, name: string, options: MetricOptions | undefined) {
+  constructor(
+    method: AsyncMethod,
+    name: string,
+    options: MetricOptions | undefined
+  ) {
     this.method = method;
     this.name = name;
     this.options = options;
@@ -123,7 +136,11 @@ class DeferredMeter implements Meter {
   private readonly observables: DeferredObservable[] = [];
   private batch: Array<[BatchObservableCallback, Observable[]]> = [];
 
-  private syncInstrument(method: SyncMethod, name: string, options?: MetricOptions): never {
+  private syncInstrument(
+    method: SyncMethod,
+    name: string,
+    options?: MetricOptions
+  ): never {
     const instrument = new DeferredSyncInstrument(method, name, options);
     this.sync.push(instrument);
     if (this.real) instrument.attach(this.real);
@@ -136,7 +153,11 @@ class DeferredMeter implements Meter {
     this.real = createNoopMeter();
   }
 
-  private observable(method: AsyncMethod, name: string, options?: MetricOptions): never {
+  private observable(
+    method: AsyncMethod,
+    name: string,
+    options?: MetricOptions
+  ): never {
     if (this.real) return this.real[method](name, options) as never;
     const observable = new DeferredObservable(method, name, options);
     this.observables.push(observable);
@@ -160,13 +181,20 @@ class DeferredMeter implements Meter {
   createObservableGauge: Meter['createObservableGauge'] = (name, options) =>
     this.observable('createObservableGauge', name, options);
 
-  addBatchObservableCallback(callback: BatchObservableCallback, observables: Observable[]): void {
+  addBatchObservableCallback(
+    callback: BatchObservableCallback,
+    observables: Observable[]
+  ): void {
     if (this.real) this.real.addBatchObservableCallback(callback, observables);
     else this.batch.push([callback, observables]);
   }
 
-  removeBatchObservableCallback(callback: BatchObservableCallback, observables: Observable[]): void {
-    if (this.real) this.real.removeBatchObservableCallback(callback, observables);
+  removeBatchObservableCallback(
+    callback: BatchObservableCallback,
+    observables: Observable[]
+  ): void {
+    if (this.real)
+      this.real.removeBatchObservableCallback(callback, observables);
     else this.batch = this.batch.filter(([c]) => c !== callback);
   }
 
@@ -182,7 +210,8 @@ class DeferredMeter implements Meter {
         meter.addBatchObservableCallback(
           result =>
             callback({
-              observe: (o, value, attributes) => result.observe(toReal(o), value, attributes),
+              observe: (o, value, attributes) =>
+                result.observe(toReal(o), value, attributes),
             }),
           observables.map(toReal)
         );
@@ -212,7 +241,8 @@ export class DeferredMeterProvider implements MeterProvider {
     if (this.settled && !this.delegate) return createNoopMeter();
     const meter = new DeferredMeter();
     this.meters.push({ meter, name, version, options });
-    if (this.delegate) meter.attach(this.delegate.getMeter(name, version, options));
+    if (this.delegate)
+      meter.attach(this.delegate.getMeter(name, version, options));
     return meter;
   }
 
@@ -258,7 +288,8 @@ class DeferredTracer implements Tracer {
   }
 
   private resolve(): Tracer {
-    if (this.provider.isSilenced()) return NOOP_TRACER_PROVIDER.getTracer(this.name);
+    if (this.provider.isSilenced())
+      return NOOP_TRACER_PROVIDER.getTracer(this.name);
     if (this.real) return this.real;
     const delegate = this.provider.resolveDelegate();
     const tracer = (delegate ?? NOOP_TRACER_PROVIDER).getTracer(
@@ -276,6 +307,7 @@ class DeferredTracer implements Tracer {
 
   startActiveSpan: Tracer['startActiveSpan'] = (...args: unknown[]) => {
     const tracer = this.resolve();
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- applied to its own tracer
     return Reflect.apply(tracer.startActiveSpan, tracer, args) as never;
   };
 }

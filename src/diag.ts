@@ -4,13 +4,7 @@ import { DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 
 /** OTEL_LOG_LEVEL values, lower-cased (OpenTelemetry spec: "General SDK Configuration"). */
 export type LogLevelName =
-  | 'none'
-  | 'error'
-  | 'warn'
-  | 'info'
-  | 'debug'
-  | 'verbose'
-  | 'all';
+  'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
 
 const RANK: Record<LogLevelName, number> = {
   none: 0,
@@ -65,10 +59,14 @@ function toOneLine(text: string): string {
 /** Short text for an error-like value: message and code, never a stack. */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
+    const raw = (err as { code?: unknown }).code;
+    const code =
+      typeof raw === 'string' || typeof raw === 'number'
+        ? String(raw)
+        : undefined;
     const base = err.message || err.name;
-    return code !== undefined && !base.includes(String(code))
-      ? `${base} (code ${String(code)})`
+    return code !== undefined && !base.includes(code)
+      ? `${base} (code ${code})`
       : base;
   }
   if (typeof err === 'string') {
@@ -101,13 +99,42 @@ function emit(level: LogLevelName, message: string, once: boolean): void {
     if (state.seen.has(line)) return;
     state.seen.add(line);
   }
-  state.write(`otel-forksafe: [${process.pid} ${state.role}] ${level}: ${line}\n`);
+  state.write(
+    `otel-forksafe: [${process.pid} ${state.role}] ${level}: ${line}\n`
+  );
 }
+
+const seenExportFailures = new Set<string>();
 
 /** Our own diagnostics. error/warn lines are printed once per distinct text. */
 export const log = {
+  /**
+   * A failed export (the SDK's global error handler). Printed once per kind of failure, so a
+   * dead collector gives one line, not one per batch and signal.
+   */
+  exportFailed(err: unknown): void {
+    const text = describeError(err)
+      .replace(/^[\s\S]*?export failed \(error (?:Error: )?([\s\S]*)\)$/, '$1')
+      .replace(/\s*Resolution note:\s*$/, '')
+      .replace(/\s*Last error: null\.?/, '')
+      .trim();
+    // One line per kind of failure: the first sentence, numbers folded.
+    const key = normaliseSdkMessage(text.split(/\.(?:\s|$)/)[0] ?? text);
+    if (seenExportFailures.has(key) && !isLevelEnabled('debug')) return;
+    seenExportFailures.add(key);
+    emit(
+      'error',
+      `telemetry export failed: ${text} (check OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_PROTOCOL; repeats are not printed)`,
+      false
+    );
+  },
+
   error(message: string, err?: unknown): void {
-    emit('error', err === undefined ? message : `${message}: ${describeError(err)}`, true);
+    emit(
+      'error',
+      err === undefined ? message : `${message}: ${describeError(err)}`,
+      true
+    );
   },
   warn(message: string): void {
     emit('warn', message, true);
@@ -140,6 +167,15 @@ export function createDiagBridge(): DiagLogger {
     (level: LogLevelName, dedupe: boolean) =>
     (message: string, ...args: unknown[]): void => {
       const text = joinArgs(describeError(message), args);
+      // The metric reader reports failed exports through diag, the span and log processors
+      // through the global error handler: both end up as one exportFailed line.
+      const failed = /export failed \(error (?:Error: )?([\s\S]*)\)$/.exec(
+        text
+      );
+      if (level === 'error' && failed?.[1] !== undefined) {
+        log.exportFailed(failed[1]);
+        return;
+      }
       if (dedupe && !isLevelEnabled('debug')) {
         const key = normaliseSdkMessage(text);
         if (seenSdk.has(key)) return;

@@ -12,13 +12,17 @@ interface LoadResult {
   shortCircuit?: boolean;
 }
 
-type NextLoad = (url: string, context: object) => LoadResult | Promise<LoadResult>;
+type NextLoad = (
+  url: string,
+  context: object
+) => LoadResult | Promise<LoadResult>;
 
 let entryUrl: string | undefined;
 
 // Dev note: appended at the end, so the marker runs after the entry's body, top-level awaits
 // included, and no line number of the app's source moves.
-const MARKER = '\n;globalThis[Symbol.for("otel-forksafe")]?.mainEvaluated?.();\n';
+const MARKER =
+  '\n;globalThis[Symbol.for("otel-forksafe")]?.mainEvaluated?.();\n';
 
 /** Receives the entry URL from the main thread. */
 export function initialize(data: HookData | undefined): void {
@@ -26,9 +30,14 @@ export function initialize(data: HookData | undefined): void {
 }
 
 /** Adds the marker to the entry module's source; every other module passes untouched. */
-export async function load(url: string, context: object, nextLoad: NextLoad): Promise<LoadResult> {
+export async function load(
+  url: string,
+  context: object,
+  nextLoad: NextLoad
+): Promise<LoadResult> {
   const result = await nextLoad(url, context);
-  if (url !== entryUrl || result.format !== 'module' || result.source == null) return result;
+  if (url !== entryUrl || result.format !== 'module' || result.source == null)
+    return result;
   const source =
     typeof result.source === 'string'
       ? result.source

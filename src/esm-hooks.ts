@@ -13,12 +13,18 @@ let iitmRegistered = false;
 export function registerImportHook(modules: readonly string[]): void {
   if (iitmRegistered || modules.length === 0) return;
   iitmRegistered = true;
-  const fromInstrumentation = createRequire(require.resolve('@opentelemetry/instrumentation'));
-  const hookUrl = pathToFileURL(fromInstrumentation.resolve('import-in-the-middle/hook.mjs'));
+  const fromInstrumentation = createRequire(
+    require.resolve('@opentelemetry/instrumentation')
+  );
+  const hookUrl = pathToFileURL(
+    fromInstrumentation.resolve('import-in-the-middle/hook.mjs')
+  );
   register(hookUrl, { data: { include: [...new Set(modules)] } });
 }
 
 /** Registers the hook that appends the "entry evaluated" marker to `entryUrl`. */
 export function registerEntryMarker(entryUrl: string): void {
-  register(new URL('./esm-entry-hook.js', import.meta.url), { data: { entryUrl } });
+  register(new URL('./esm-entry-hook.js', import.meta.url), {
+    data: { entryUrl },
+  });
 }

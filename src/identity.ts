@@ -33,15 +33,19 @@ export function workerIdentity(options: {
   ppid: number;
 }): ProcessIdentity {
   const { marker, clusterWorkerId, configuredId } = options;
-  const slot = marker?.slot ?? (clusterWorkerId === undefined ? undefined : clusterWorkerId - 1);
+  const slot =
+    marker?.slot ??
+    (clusterWorkerId === undefined ? undefined : clusterWorkerId - 1);
   const base = marker?.instanceBase ?? configuredId ?? randomUUID();
-  const instanceId = slot === undefined ? randomUUID() : workerInstanceId(base, slot);
+  const instanceId =
+    slot === undefined ? randomUUID() : workerInstanceId(base, slot);
   const attributes: Record<string, string | number> = {
     'service.instance.id': instanceId,
     'process.pid': options.pid,
     'process.parent_pid': options.ppid,
   };
-  if (clusterWorkerId !== undefined) attributes[ATTR_WORKER_ID] = clusterWorkerId;
+  if (clusterWorkerId !== undefined)
+    attributes[ATTR_WORKER_ID] = clusterWorkerId;
   if (slot !== undefined) attributes[ATTR_WORKER_SLOT] = slot;
   return configuredId === undefined
     ? { instanceId, attributes }

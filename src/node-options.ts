@@ -30,7 +30,13 @@ export function tokenizeNodeOptions(text: string): string[] {
   return out;
 }
 
-const PRELOAD_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
+const PRELOAD_FLAGS = new Set([
+  '--import',
+  '--require',
+  '-r',
+  '--loader',
+  '--experimental-loader',
+]);
 
 /** The values given to --import / --require / -r in an argument list. */
 export function preloadSpecifiers(args: readonly string[]): string[] {
@@ -62,7 +68,8 @@ export function appendImportToNodeOptions(
   isOurs: (specifier: string) => boolean = s => s === url
 ): string {
   const current = existing?.trim() ?? '';
-  if (preloadSpecifiers(tokenizeNodeOptions(current)).some(isOurs)) return current;
+  if (preloadSpecifiers(tokenizeNodeOptions(current)).some(isOurs))
+    return current;
   const flag = quoteToken(`--import=${url}`);
   return current === '' ? flag : `${current} ${flag}`;
 }

@@ -45,7 +45,9 @@ export function toolNamesOf(script: string): string[] {
   const names = new Set<string>();
   const base = basename(script).replace(/\.(c|m)?js$/, '');
   names.add(ALIASES[base] ?? base);
-  const match = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(script);
+  const match = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(
+    script
+  );
   const pkg = match?.[1];
   if (pkg !== undefined) names.add(ALIASES[pkg] ?? pkg);
   return [...names].map(n => n.toLowerCase());

@@ -2,6 +2,9 @@
 // ForksafeConfig and starts @opentelemetry/sdk-node with them. The only file that imports the
 // SDK packages; bootstrap loads it synchronously, and only in processes that export.
 import { readFileSync } from 'node:fs';
+import type * as GrpcModule from '@grpc/grpc-js';
+import type * as B3Module from '@opentelemetry/propagator-b3';
+import type * as JaegerModule from '@opentelemetry/propagator-jaeger';
 import { createRequire } from 'node:module';
 import {
   diag,
@@ -11,6 +14,7 @@ import {
 } from '@opentelemetry/api';
 import {
   CompositePropagator,
+  setGlobalErrorHandler,
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
@@ -52,7 +56,10 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import type { ForksafeConfig, OtlpSignalConfig, Signal } from './config.ts';
-import type { DeferredMeterProvider, DeferredTracerProvider } from './deferred-providers.ts';
+import type {
+  DeferredMeterProvider,
+  DeferredTracerProvider,
+} from './deferred-providers.ts';
 import { log } from './diag.ts';
 import type { ProcessIdentity } from './identity.ts';
 
@@ -81,7 +88,10 @@ export interface StartSdkOptions {
 
 type ExporterModule = Record<string, new (config: object) => unknown>;
 
-const EXPORTER_PACKAGES: Record<OtlpSignalConfig['protocol'], Record<Signal, string>> = {
+const EXPORTER_PACKAGES: Record<
+  OtlpSignalConfig['protocol'],
+  Record<Signal, string>
+> = {
   grpc: {
     traces: '@opentelemetry/exporter-trace-otlp-grpc',
     metrics: '@opentelemetry/exporter-metrics-otlp-grpc',
@@ -105,12 +115,18 @@ const EXPORTER_CLASS: Record<Signal, string> = {
   logs: 'OTLPLogExporter',
 };
 
-function readFileOrWarn(file: string | undefined, what: string): Buffer | undefined {
+function readFileOrWarn(
+  file: string | undefined,
+  what: string
+): Buffer | undefined {
   if (file === undefined) return undefined;
   try {
     return readFileSync(file);
   } catch (err) {
-    log.error(`cannot read the ${what} file ${JSON.stringify(file)}; exporting without it`, err);
+    log.error(
+      `cannot read the ${what} file ${JSON.stringify(file)}; exporting without it`,
+      err
+    );
     return undefined;
   }
 }
@@ -120,13 +136,23 @@ function readFileOrWarn(file: string | undefined, what: string): Buffer | undefi
 function createOtlpExporter(signal: Signal, c: OtlpSignalConfig): unknown {
   const mod = require(EXPORTER_PACKAGES[c.protocol][signal]) as ExporterModule;
   const Exporter = mod[EXPORTER_CLASS[signal]];
-  if (!Exporter) throw new Error(`${EXPORTER_PACKAGES[c.protocol][signal]} has no ${EXPORTER_CLASS[signal]}`);
+  if (!Exporter)
+    throw new Error(
+      `${EXPORTER_PACKAGES[c.protocol][signal]} has no ${EXPORTER_CLASS[signal]}`
+    );
   const ca = readFileOrWarn(c.certificateFile, 'OTLP certificate');
   const key = readFileOrWarn(c.clientKeyFile, 'OTLP client key');
-  const cert = readFileOrWarn(c.clientCertificateFile, 'OTLP client certificate');
-  const common = { url: c.url, timeoutMillis: c.timeoutMillis, compression: c.compression };
+  const cert = readFileOrWarn(
+    c.clientCertificateFile,
+    'OTLP client certificate'
+  );
+  const common = {
+    url: c.url,
+    timeoutMillis: c.timeoutMillis,
+    compression: c.compression,
+  };
   if (c.protocol === 'grpc') {
-    const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+    const grpc = require('@grpc/grpc-js') as typeof GrpcModule;
     const metadata = new grpc.Metadata();
     for (const [k, v] of Object.entries(c.headers)) metadata.set(k, v);
     // Ref: exporter spec "insecure": only for gRPC; otherwise the URL scheme decides.
@@ -136,7 +162,8 @@ function createOtlpExporter(signal: Signal, c: OtlpSignalConfig): unknown {
       : grpc.credentials.createSsl(ca ?? null, key ?? null, cert ?? null);
     return new Exporter({ ...common, metadata, credentials });
   }
-  const agent = ca || key || cert ? { httpAgentOptions: { ca, key, cert } } : {};
+  const agent =
+    ca || key || cert ? { httpAgentOptions: { ca, key, cert } } : {};
   return new Exporter({ ...common, headers: { ...c.headers }, ...agent });
 }
 
@@ -152,7 +179,9 @@ function createSampler(config: ForksafeConfig): Sampler {
     case 'parentbased_always_off':
       return new ParentBasedSampler({ root: new AlwaysOffSampler() });
     case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+      return new ParentBasedSampler({
+        root: new TraceIdRatioBasedSampler(ratio),
+      });
     case 'parentbased_always_on':
       return new ParentBasedSampler({ root: new AlwaysOnSampler() });
   }
@@ -168,14 +197,17 @@ function createPropagator(config: ForksafeConfig): TextMapPropagator | null {
         return new W3CBaggagePropagator();
       case 'b3':
       case 'b3multi': {
-        const b3 = require('@opentelemetry/propagator-b3') as typeof import('@opentelemetry/propagator-b3');
+        const b3 = require('@opentelemetry/propagator-b3') as typeof B3Module;
         return new b3.B3Propagator({
           injectEncoding:
-            name === 'b3' ? b3.B3InjectEncoding.SINGLE_HEADER : b3.B3InjectEncoding.MULTI_HEADER,
+            name === 'b3'
+              ? b3.B3InjectEncoding.SINGLE_HEADER
+              : b3.B3InjectEncoding.MULTI_HEADER,
         });
       }
       default: {
-        const jaeger = require('@opentelemetry/propagator-jaeger') as typeof import('@opentelemetry/propagator-jaeger');
+        const jaeger =
+          require('@opentelemetry/propagator-jaeger') as typeof JaegerModule;
         return new jaeger.JaegerPropagator();
       }
     }
@@ -185,8 +217,14 @@ function createPropagator(config: ForksafeConfig): TextMapPropagator | null {
 
 // Resource detectors that live in auto-instrumentations-node's dependencies.
 const EXTRA_DETECTORS: Record<string, [string, string]> = {
-  container: ['@opentelemetry/resource-detector-container', 'containerDetector'],
-  alibaba: ['@opentelemetry/resource-detector-alibaba-cloud', 'alibabaCloudEcsDetector'],
+  container: [
+    '@opentelemetry/resource-detector-container',
+    'containerDetector',
+  ],
+  alibaba: [
+    '@opentelemetry/resource-detector-alibaba-cloud',
+    'alibabaCloudEcsDetector',
+  ],
   aws: ['@opentelemetry/resource-detector-aws', 'awsEc2Detector'],
   azure: ['@opentelemetry/resource-detector-azure', 'azureVmDetector'],
   gcp: ['@opentelemetry/resource-detector-gcp', 'gcpDetector'],
@@ -196,16 +234,27 @@ function loadExtraDetector(name: string): ResourceDetector | undefined {
   const entry = EXTRA_DETECTORS[name];
   if (!entry) return undefined;
   try {
-    const fromAuto = createRequire(require.resolve('@opentelemetry/auto-instrumentations-node'));
-    const mod = fromAuto(entry[0]) as Record<string, ResourceDetector | undefined>;
+    const fromAuto = createRequire(
+      require.resolve('@opentelemetry/auto-instrumentations-node')
+    );
+    const mod = fromAuto(entry[0]) as Record<
+      string,
+      ResourceDetector | undefined
+    >;
     return mod[entry[1]];
   } catch (err) {
-    log.error(`resource detector ${JSON.stringify(name)} is not available`, err);
+    log.error(
+      `resource detector ${JSON.stringify(name)} is not available`,
+      err
+    );
     return undefined;
   }
 }
 
-function buildResource(config: ForksafeConfig, identity: ProcessIdentity): Resource {
+function buildResource(
+  config: ForksafeConfig,
+  identity: ProcessIdentity
+): Resource {
   const detectors: ResourceDetector[] = [];
   for (const name of config.resourceDetectors) {
     if (name === 'host') detectors.push(hostDetector);
@@ -220,10 +269,14 @@ function buildResource(config: ForksafeConfig, identity: ProcessIdentity): Resou
   // Dev note: 'env' is applied from our parsed config rather than by envDetector, so the
   // environment is read (and its problems reported) in one place.
   if (config.resourceDetectors.includes('env')) {
-    resource = resource.merge(resourceFromAttributes(config.resourceAttributes));
+    resource = resource.merge(
+      resourceFromAttributes(config.resourceAttributes)
+    );
   }
   if (config.serviceName !== undefined) {
-    resource = resource.merge(resourceFromAttributes({ 'service.name': config.serviceName }));
+    resource = resource.merge(
+      resourceFromAttributes({ 'service.name': config.serviceName })
+    );
   }
   // Identity last: it must win over anything the detectors or the environment said.
   return resource.merge(resourceFromAttributes(identity.attributes));
@@ -241,7 +294,10 @@ function buildSignals(config: ForksafeConfig): {
     try {
       build();
     } catch (err) {
-      log.error(`cannot create the ${signal} exporter; ${signal} are not exported`, err);
+      log.error(
+        `cannot create the ${signal} exporter; ${signal} are not exported`,
+        err
+      );
     }
   };
   for (const name of config.exporters.traces) {
@@ -250,7 +306,10 @@ function buildSignals(config: ForksafeConfig): {
         name === 'console'
           ? new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() })
           : new BatchSpanProcessor({
-              exporter: createOtlpExporter('traces', config.otlp.traces) as SpanExporter,
+              exporter: createOtlpExporter(
+                'traces',
+                config.otlp.traces
+              ) as SpanExporter,
               ...config.bsp,
             })
       );
@@ -261,7 +320,10 @@ function buildSignals(config: ForksafeConfig): {
       const exporter =
         name === 'console'
           ? new ConsoleMetricExporter()
-          : (createOtlpExporter('metrics', config.otlp.metrics) as PushMetricExporter);
+          : (createOtlpExporter(
+              'metrics',
+              config.otlp.metrics
+            ) as PushMetricExporter);
       const { intervalMillis, timeoutMillis } = config.metricExport;
       metricReaders.push(
         new PeriodicExportingMetricReader({
@@ -277,9 +339,14 @@ function buildSignals(config: ForksafeConfig): {
     attempt('logs', () => {
       logRecordProcessors.push(
         name === 'console'
-          ? new SimpleLogRecordProcessor({ exporter: new ConsoleLogRecordExporter() })
+          ? new SimpleLogRecordProcessor({
+              exporter: new ConsoleLogRecordExporter(),
+            })
           : new BatchLogRecordProcessor({
-              exporter: createOtlpExporter('logs', config.otlp.logs) as LogRecordExporter,
+              exporter: createOtlpExporter(
+                'logs',
+                config.otlp.logs
+              ) as LogRecordExporter,
               ...config.blrp,
             })
       );
@@ -292,8 +359,13 @@ function buildSignals(config: ForksafeConfig): {
  * Starts the SDK for this process. May throw if the SDK itself fails to start; bootstrap
  * catches that at the preload boundary.
  */
-export function startSdk(config: ForksafeConfig, options: StartSdkOptions): SdkHandle {
-  const { spanProcessors, metricReaders, logRecordProcessors } = buildSignals(config);
+export function startSdk(
+  config: ForksafeConfig,
+  options: StartSdkOptions
+): SdkHandle {
+  setGlobalErrorHandler(err => log.exportFailed(err));
+  const { spanProcessors, metricReaders, logRecordProcessors } =
+    buildSignals(config);
   // Dev note: NodeSDK installs a console logger of its own when OTEL_LOG_LEVEL is set (it
   // writes debug lines to stdout, which belongs to the app). Its setLogger call is made a
   // no-op for the constructor, so our one-line stderr logger stays in place.
@@ -302,14 +374,14 @@ export function startSdk(config: ForksafeConfig, options: StartSdkOptions): SdkH
   let sdk: NodeSDK;
   try {
     sdk = new NodeSDK({
-    resource: buildResource(config, options.identity),
-    autoDetectResources: false,
-    spanProcessors,
-    metricReaders,
-    logRecordProcessors,
-    sampler: createSampler(config),
-    textMapPropagator: createPropagator(config),
-    instrumentations: [...options.instrumentations],
+      resource: buildResource(config, options.identity),
+      autoDetectResources: false,
+      spanProcessors,
+      metricReaders,
+      logRecordProcessors,
+      sampler: createSampler(config),
+      textMapPropagator: createPropagator(config),
+      instrumentations: [...options.instrumentations],
     });
   } finally {
     diag.setLogger = setLogger;
@@ -324,7 +396,8 @@ export function startSdk(config: ForksafeConfig, options: StartSdkOptions): SdkH
     // Dev note: the deferred providers stay the global ones, delegating to the SDK's, so a
     // process that later forks can silence every tracer and meter the app holds at once.
     const realTracerProvider = trace.getTracerProvider();
-    const realMeterProvider = metricReaders.length > 0 ? metrics.getMeterProvider() : undefined;
+    const realMeterProvider =
+      metricReaders.length > 0 ? metrics.getMeterProvider() : undefined;
     trace.disable();
     metrics.disable();
     trace.setGlobalTracerProvider(deferred.tracerProvider);

@@ -16,7 +16,11 @@ type Env = Record<string, string>;
 /** readConfig for a case that must not report anything. */
 function clean(env: Env): ForksafeConfig {
   const config = readConfig(env);
-  assert.deepEqual(config.problems, [], `no problems for ${JSON.stringify(env)}`);
+  assert.deepEqual(
+    config.problems,
+    [],
+    `no problems for ${JSON.stringify(env)}`
+  );
   return config;
 }
 
@@ -73,7 +77,12 @@ describe('readConfig: defaults', () => {
     assert.equal(config.disabled, false);
     assert.equal(config.serviceName, undefined);
     assert.deepEqual(config.resourceAttributes, {});
-    assert.deepEqual(config.resourceDetectors, ['env', 'host', 'os', 'process']);
+    assert.deepEqual(config.resourceDetectors, [
+      'env',
+      'host',
+      'os',
+      'process',
+    ]);
     assert.deepEqual(config.exclude, DEFAULT_EXCLUDED_TOOLS);
     assert.equal(config.shutdownTimeoutMillis, 5000);
     assert.equal(config.worker, undefined);
@@ -122,7 +131,10 @@ describe('readConfig: OTLP endpoints, protocols and headers', () => {
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'https://gw.example:443/otlp',
     });
-    assert.equal(withPath.otlp.traces.url, 'https://gw.example:443/otlp/v1/traces');
+    assert.equal(
+      withPath.otlp.traces.url,
+      'https://gw.example:443/otlp/v1/traces'
+    );
     const withSlash = clean({
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
@@ -290,18 +302,25 @@ describe('readConfig: instrumentations', () => {
       OTEL_NODE_ENABLED_INSTRUMENTATIONS:
         'http, @opentelemetry/instrumentation-express,fs',
     });
-    assert.deepEqual(new Set(config.instrumentations), new Set(['http', 'express', 'fs']));
+    assert.deepEqual(
+      new Set(config.instrumentations),
+      new Set(['http', 'express', 'fs'])
+    );
     assert.equal(config.instrumentations.length, 3);
   });
 
   test('OTEL_NODE_DISABLED_INSTRUMENTATIONS removes from the default set', () => {
     const config = clean({
-      OTEL_NODE_DISABLED_INSTRUMENTATIONS: '@opentelemetry/instrumentation-express,pg',
+      OTEL_NODE_DISABLED_INSTRUMENTATIONS:
+        '@opentelemetry/instrumentation-express,pg',
     });
     assert.ok(!config.instrumentations.includes('express'));
     assert.ok(!config.instrumentations.includes('pg'));
     assert.ok(config.instrumentations.includes('http'));
-    assert.equal(config.instrumentations.length, INSTRUMENTATION_NAMES.length - 6);
+    assert.equal(
+      config.instrumentations.length,
+      INSTRUMENTATION_NAMES.length - 6
+    );
   });
 
   test('the disabled list applies after the enabled list', () => {
@@ -317,12 +336,25 @@ describe('readConfig: resource detectors', () => {
   test('all', () => {
     assert.deepEqual(
       new Set(clean({ OTEL_NODE_RESOURCE_DETECTORS: 'all' }).resourceDetectors),
-      new Set(['env', 'host', 'os', 'process', 'container', 'alibaba', 'aws', 'azure', 'gcp'])
+      new Set([
+        'env',
+        'host',
+        'os',
+        'process',
+        'container',
+        'alibaba',
+        'aws',
+        'azure',
+        'gcp',
+      ])
     );
   });
 
   test('none', () => {
-    assert.deepEqual(clean({ OTEL_NODE_RESOURCE_DETECTORS: 'none' }).resourceDetectors, []);
+    assert.deepEqual(
+      clean({ OTEL_NODE_RESOURCE_DETECTORS: 'none' }).resourceDetectors,
+      []
+    );
   });
 
   test('a list; serviceinstance is accepted and dropped', () => {
@@ -337,23 +369,40 @@ describe('readConfig: resource detectors', () => {
     const config = readConfig({ OTEL_NODE_RESOURCE_DETECTORS: 'env,martian' });
     assert.deepEqual(config.resourceDetectors, ['env']);
     assert.equal(config.problems.length, 1, config.problems.join('\n'));
-    assert.match(config.problems[0] ?? '', /OTEL_NODE_RESOURCE_DETECTORS="martian"/);
+    assert.match(
+      config.problems[0] ?? '',
+      /OTEL_NODE_RESOURCE_DETECTORS="martian"/
+    );
   });
 });
 
 describe('readConfig: OTEL_FORKSAFE_* knobs and worker markers', () => {
   test('OTEL_FORKSAFE_EXCLUDE extends the tool list (lower-cased)', () => {
     const config = clean({ OTEL_FORKSAFE_EXCLUDE: 'My-Tool, jest' });
-    assert.deepEqual(config.exclude, [...DEFAULT_EXCLUDED_TOOLS, 'my-tool', 'jest']);
+    assert.deepEqual(config.exclude, [
+      ...DEFAULT_EXCLUDED_TOOLS,
+      'my-tool',
+      'jest',
+    ]);
   });
 
   test('OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS', () => {
-    assert.equal(clean({ OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS: '1500' }).shutdownTimeoutMillis, 1500);
-    assert.equal(clean({ OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS: '0' }).shutdownTimeoutMillis, 0);
+    assert.equal(
+      clean({ OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS: '1500' })
+        .shutdownTimeoutMillis,
+      1500
+    );
+    assert.equal(
+      clean({ OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS: '0' }).shutdownTimeoutMillis,
+      0
+    );
     const bad = readConfig({ OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS: 'soon' });
     assert.equal(bad.shutdownTimeoutMillis, 5000);
     assert.equal(bad.problems.length, 1);
-    assert.match(bad.problems[0] ?? '', /OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS="soon".*5000/);
+    assert.match(
+      bad.problems[0] ?? '',
+      /OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS="soon".*5000/
+    );
   });
 
   const marker = {
@@ -371,11 +420,21 @@ describe('readConfig: OTEL_FORKSAFE_* knobs and worker markers', () => {
   });
 
   test('a partial or invalid marker is ignored', () => {
-    const { OTEL_FORKSAFE_INSTANCE_BASE: _base, ...partial } = marker;
+    const partial: Env = { ...marker };
+    delete partial['OTEL_FORKSAFE_INSTANCE_BASE'];
     assert.equal(clean(partial).worker, undefined);
-    assert.equal(clean({ ...marker, OTEL_FORKSAFE_WORKER_SLOT: '-1' }).worker, undefined);
-    assert.equal(clean({ ...marker, OTEL_FORKSAFE_WORKER_SLOT: '1.5' }).worker, undefined);
-    assert.equal(clean({ ...marker, OTEL_FORKSAFE_PRIMARY_PID: '0' }).worker, undefined);
+    assert.equal(
+      clean({ ...marker, OTEL_FORKSAFE_WORKER_SLOT: '-1' }).worker,
+      undefined
+    );
+    assert.equal(
+      clean({ ...marker, OTEL_FORKSAFE_WORKER_SLOT: '1.5' }).worker,
+      undefined
+    );
+    assert.equal(
+      clean({ ...marker, OTEL_FORKSAFE_PRIMARY_PID: '0' }).worker,
+      undefined
+    );
   });
 });
 
@@ -453,7 +512,10 @@ const badCases: BadCase[] = [
     check: c => assert.equal(c.sampler.name, 'parentbased_always_on'),
   },
   {
-    env: { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: 'abc' },
+    env: {
+      OTEL_TRACES_SAMPLER: 'traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: 'abc',
+    },
     variable: 'OTEL_TRACES_SAMPLER_ARG',
     shown: 'abc',
     fallback: /using 1\b/,
@@ -497,7 +559,8 @@ const badCases: BadCase[] = [
     variable: 'OTEL_EXPORTER_OTLP_ENDPOINT',
     shown: 'not a url',
     fallback: /using http:\/\/localhost:4318/,
-    check: c => assert.equal(c.otlp.traces.url, 'http://localhost:4318/v1/traces'),
+    check: c =>
+      assert.equal(c.otlp.traces.url, 'http://localhost:4318/v1/traces'),
   },
   {
     env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'carrier-pigeon' },
@@ -528,7 +591,10 @@ const badCases: BadCase[] = [
     check: c => assert.equal(c.logLevel, 'warn'),
   },
   {
-    env: { OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1000' },
+    env: {
+      OTEL_BSP_MAX_QUEUE_SIZE: '100',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1000',
+    },
     variable: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
     shown: '1000',
     fallback: /using 100\b/,
@@ -552,12 +618,21 @@ describe('readConfig: a bad value gives exactly one problem and a fallback', () 
         `expected exactly one problem, got:\n${config.problems.join('\n')}`
       );
       const problem = config.problems[0] ?? '';
-      assert.ok(problem.includes(c.variable), `names ${c.variable}: ${problem}`);
+      assert.ok(
+        problem.includes(c.variable),
+        `names ${c.variable}: ${problem}`
+      );
       if (c.shown !== undefined) {
-        assert.ok(problem.includes(c.shown), `names the value ${c.shown}: ${problem}`);
+        assert.ok(
+          problem.includes(c.shown),
+          `names the value ${c.shown}: ${problem}`
+        );
       }
       if (c.hidden !== undefined) {
-        assert.ok(!problem.includes(c.hidden), `must not show the value: ${problem}`);
+        assert.ok(
+          !problem.includes(c.hidden),
+          `must not show the value: ${problem}`
+        );
         assert.ok(
           !describeConfig(config).includes(c.hidden),
           'nor does describeConfig'

@@ -2,7 +2,7 @@
 // before the SDK exists record into it once attached, and attach(undefined) silences them.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createNoopMeter, type Attributes } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import {
   MeterProvider,
   MetricReader,
@@ -45,9 +45,7 @@ async function collect(reader: TestReader): Promise<Map<string, MetricData>> {
 }
 
 /** The data points of one metric as [attributes, value] pairs. */
-function points(
-  metric: MetricData | undefined
-): Array<[Attributes, unknown]> {
+function points(metric: MetricData | undefined): Array<[Attributes, unknown]> {
   assert.ok(metric, 'metric was exported');
   return metric.dataPoints.map(p => [p.attributes, p.value]);
 }
@@ -71,7 +69,13 @@ describe('DeferredMeterProvider', () => {
     const byPhase = new Map(
       points(metrics.get('early.counter')).map(([a, v]) => [a['phase'], v])
     );
-    assert.deepEqual(byPhase, new Map([['load', 7], ['request', 5]]));
+    assert.deepEqual(
+      byPhase,
+      new Map([
+        ['load', 7],
+        ['request', 5],
+      ])
+    );
     const hist = points(metrics.get('early.histogram'));
     assert.equal(hist.length, 1);
     const summary = hist[0]?.[1] as { count: number; sum: number };
@@ -130,30 +134,36 @@ describe('DeferredMeterProvider', () => {
     await provider.shutdown();
   });
 
-  test('attach(undefined) turns every instrument into a no-op', () => {
+  test('attach(undefined) makes every instrument a no-op for good', async () => {
     const deferred = new DeferredMeterProvider();
     const meter = deferred.getMeter('early');
     const counter = meter.createCounter('early.counter');
     counter.add(1);
     let calls = 0;
-    meter.createObservableGauge('early.gauge').addCallback(() => {
+    meter.createObservableGauge('early.gauge').addCallback(result => {
       calls++;
+      result.observe(1);
     });
     deferred.attach(undefined);
 
-    const noopCounter = createNoopMeter().createCounter('x').constructor;
-    const noopGauge = createNoopMeter().createObservableGauge('x').constructor;
-    assert.doesNotThrow(() => counter.add(1));
-    assert.equal(meter.createCounter('after').constructor, noopCounter);
-    assert.equal(
-      deferred.getMeter('later').createCounter('after').constructor,
-      noopCounter
-    );
-    assert.equal(
-      deferred.getMeter('later').createObservableGauge('g').constructor,
-      noopGauge
-    );
+    counter.add(1);
+    meter.createCounter('early.meter.after').add(1);
+    const later = deferred.getMeter('later');
+    later.createCounter('later.counter').add(1);
+    later.createObservableGauge('later.gauge').addCallback(result => {
+      calls++;
+      result.observe(1);
+    });
+    // Even a real provider attached afterwards revives none of them.
+    const { provider, reader } = realMeterProvider();
+    deferred.attach(provider);
+    counter.add(1);
+    later.createHistogram('later.histogram').record(1);
+
+    const metrics = await collect(reader);
+    assert.deepEqual([...metrics.keys()], []);
     assert.equal(calls, 0);
+    await provider.shutdown();
   });
 });
 
@@ -233,7 +243,10 @@ describe('DeferredTracerProvider', () => {
     const span = tracer.startSpan('dropped');
     assert.equal(span.isRecording(), false);
     span.end();
-    assert.equal(deferred.getTracer('late').startSpan('x').isRecording(), false);
+    assert.equal(
+      deferred.getTracer('late').startSpan('x').isRecording(),
+      false
+    );
     assert.equal(calls, 0);
   });
 });

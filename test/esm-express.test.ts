@@ -3,7 +3,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { byPid, startOtlpSink, type OtlpSink } from './helpers/otlp-sink.ts';
-import { describe, fixture, hammer, killAll, startNode, unexpectedWarnings } from './helpers/run-node.ts';
+import {
+  describe,
+  fixture,
+  hammer,
+  killAll,
+  startNode,
+  unexpectedWarnings,
+} from './helpers/run-node.ts';
 
 let sink: OtlpSink;
 before(async () => {
@@ -18,23 +25,38 @@ test('ESM cluster app: express route spans from every worker', async () => {
   const app = startNode(fixture('cluster-express-app.mjs'), {
     nodeArgs: ['--import', 'otel-forksafe/register'],
     args: ['4'],
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.grpcEndpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.grpcEndpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    },
   });
   try {
-    const ready = JSON.parse(await app.waitForLine('READY')) as { port: number; workers: number[] };
+    const ready = JSON.parse(await app.waitForLine('READY')) as {
+      port: number;
+      workers: number[];
+    };
     assert.equal(await hammer(ready.port, 40, '/users/7'), 40);
     app.send('stop');
     assert.equal((await app.exited).code, 0, describe(app));
-    const routeSpans = (): typeof spans => sink.spans().filter(s => s.attributes['http.route'] === '/users/:id');
-    const spans = sink.spans();
-    await sink.waitFor(() => ready.workers.every(pid => byPid(routeSpans()).has(pid)), {
-      what: 'express route spans from all 4 workers',
-      timeoutMs: 10000,
-    });
-    const expressPids = new Set(
-      byPid(sink.spans().filter(s => s.scope.includes('instrumentation-express'))).keys()
+    const routeSpans = (): ReturnType<OtlpSink['spans']> =>
+      sink.spans().filter(s => s.attributes['http.route'] === '/users/:id');
+    await sink.waitFor(
+      () => ready.workers.every(pid => byPid(routeSpans()).has(pid)),
+      {
+        what: 'express route spans from all 4 workers',
+        timeoutMs: 10000,
+      }
     );
-    assert.deepEqual(expressPids, new Set(ready.workers), 'express instrumentation active in every worker');
+    const expressPids = new Set(
+      byPid(
+        sink.spans().filter(s => s.scope.includes('instrumentation-express'))
+      ).keys()
+    );
+    assert.deepEqual(
+      expressPids,
+      new Set(ready.workers),
+      'express instrumentation active in every worker'
+    );
     assert.ok(!byPid(sink.spans()).has(app.pid), 'nothing from the primary');
     assert.deepEqual(unexpectedWarnings(app.stderr), []);
   } finally {

@@ -10,7 +10,8 @@ import {
   workerInstanceId,
 } from '../src/identity.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const UUID =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('workerInstanceId', () => {
   test('is <base>-w<slot>', () => {
@@ -114,8 +115,16 @@ describe('standaloneIdentity', () => {
   });
 
   test('otherwise a fresh UUID on each call', () => {
-    const a = standaloneIdentity({ configuredId: undefined, pid: 300, ppid: 1 });
-    const b = standaloneIdentity({ configuredId: undefined, pid: 300, ppid: 1 });
+    const a = standaloneIdentity({
+      configuredId: undefined,
+      pid: 300,
+      ppid: 1,
+    });
+    const b = standaloneIdentity({
+      configuredId: undefined,
+      pid: 300,
+      ppid: 1,
+    });
     assert.match(a.instanceId, UUID);
     assert.match(b.instanceId, UUID);
     assert.notEqual(a.instanceId, b.instanceId);

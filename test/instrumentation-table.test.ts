@@ -62,7 +62,11 @@ describe('instrumentation table', () => {
     test(`${entry.name}: exports ${entry.className} hooking [${entry.modules.join(', ')}]`, () => {
       const mod = fromAuto(entry.pkg) as Record<string, unknown>;
       const Class = mod[entry.className] as InstrumentationClass | undefined;
-      assert.equal(typeof Class, 'function', `${entry.pkg} exports ${entry.className}`);
+      assert.equal(
+        typeof Class,
+        'function',
+        `${entry.pkg} exports ${entry.className}`
+      );
       if (Class === undefined) return;
       const instance = new Class({ enabled: false });
       const names = instance.getModuleDefinitions().map(d => d.name);

@@ -79,7 +79,11 @@ describe('preloadSpecifiers', () => {
       args: ['--inspect=9229', '--title', 'x', '--enable-source-maps'],
       specifiers: [],
     },
-    { name: 'a trailing flag without a value', args: ['--import'], specifiers: [] },
+    {
+      name: 'a trailing flag without a value',
+      args: ['--import'],
+      specifiers: [],
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
@@ -113,7 +117,8 @@ describe('appendImportToNodeOptions', () => {
   });
 
   test('recognises our preload in any spelling isOurs accepts', () => {
-    const existing = '--require otel-forksafe/register --max-old-space-size=256';
+    const existing =
+      '--require otel-forksafe/register --max-old-space-size=256';
     const isOurs = (s: string): boolean =>
       s === url || s === 'otel-forksafe/register';
     assert.equal(appendImportToNodeOptions(existing, url, isOurs), existing);

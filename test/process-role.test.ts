@@ -20,7 +20,11 @@ const APP: RoleFacts = {
   exclude: DEFAULT_EXCLUDED_TOOLS,
 };
 
-const cases: Array<{ name: string; facts: Partial<RoleFacts>; expect: Classification }> = [
+const cases: Array<{
+  name: string;
+  facts: Partial<RoleFacts>;
+  expect: Classification;
+}> = [
   {
     name: 'disabled wins over thread, tool and worker',
     facts: {
@@ -166,14 +170,13 @@ describe('classifyProcess', () => {
 
 describe('toolNamesOf', () => {
   test('the basename without extension and the package it lives in', () => {
-    assert.deepEqual(
-      toolNamesOf('/usr/lib/node_modules/npm/bin/npm-cli.js'),
-      ['npm']
-    );
-    assert.deepEqual(
-      toolNamesOf('/x/node_modules/@scope/pkg/bin/run.mjs'),
-      ['run', '@scope/pkg']
-    );
+    assert.deepEqual(toolNamesOf('/usr/lib/node_modules/npm/bin/npm-cli.js'), [
+      'npm',
+    ]);
+    assert.deepEqual(toolNamesOf('/x/node_modules/@scope/pkg/bin/run.mjs'), [
+      'run',
+      '@scope/pkg',
+    ]);
     assert.deepEqual(toolNamesOf('/srv/app/Server.js'), ['server']);
   });
 });

@@ -36,7 +36,10 @@ export interface RunningNode {
   /** Writes one line to stdin. */
   send(line: string): void;
   /** Resolves when the process has exited. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+  }>;
   /** The command line, to reproduce a failure by hand. */
   readonly repro: string;
   /** Kills the process group if still running. */
@@ -63,7 +66,10 @@ export function baseEnv(
 }
 
 /** Starts a node process (detached into its own process group so cleanup can kill workers). */
-export function startNode(script: string, options: RunOptions = {}): RunningNode {
+export function startNode(
+  script: string,
+  options: RunOptions = {}
+): RunningNode {
   const env = baseEnv(options.env);
   const argv = [...(options.nodeArgs ?? []), script, ...(options.args ?? [])];
   const command = options.command ?? NODE;
@@ -104,7 +110,7 @@ export function startNode(script: string, options: RunOptions = {}): RunningNode
         const check = (): boolean => {
           for (const line of run.stdout.split('\n')) {
             if (line.startsWith(prefix) && run.stdout.includes(`${line}\n`)) {
-              listeners.delete(check as () => void);
+              listeners.delete(check);
               clearTimeout(timer);
               resolvePromise(line.slice(prefix.length).trim());
               return true;
@@ -113,15 +119,24 @@ export function startNode(script: string, options: RunOptions = {}): RunningNode
           return false;
         };
         const timer = setTimeout(() => {
-          listeners.delete(check as () => void);
-          reject(new Error(`no line starting ${JSON.stringify(prefix)} within ${timeoutMs} ms\n${describe(run)}`));
+          listeners.delete(check);
+          reject(
+            new Error(
+              `no line starting ${JSON.stringify(prefix)} within ${timeoutMs} ms\n${describe(run)}`
+            )
+          );
         }, timeoutMs);
-        if (!check()) listeners.add(check as () => void);
+        if (!check()) listeners.add(check);
         void exited.then(() => {
-          if (listeners.has(check as () => void)) {
-            listeners.delete(check as () => void);
+          if (listeners.has(check)) {
+            listeners.delete(check);
             clearTimeout(timer);
-            if (!check()) reject(new Error(`exited before a line starting ${JSON.stringify(prefix)}\n${describe(run)}`));
+            if (!check())
+              reject(
+                new Error(
+                  `exited before a line starting ${JSON.stringify(prefix)}\n${describe(run)}`
+                )
+              );
           }
         });
       });
@@ -149,7 +164,9 @@ export function startNode(script: string, options: RunOptions = {}): RunningNode
 export async function runNode(
   script: string,
   options: RunOptions = {}
-): Promise<RunningNode & { code: number | null; signal: NodeJS.Signals | null }> {
+): Promise<
+  RunningNode & { code: number | null; signal: NodeJS.Signals | null }
+> {
   const run = startNode(script, options);
   run.child.stdin?.end();
   const { code, signal } = await run.exited;
@@ -170,7 +187,9 @@ export function killAll(): void {
 
 /** stderr lines that are Node warnings we did not expect. */
 export function unexpectedWarnings(stderr: string): string[] {
-  return stderr.split('\n').filter(l => /\bWarning\b/.test(l) && !l.startsWith('otel-forksafe:'));
+  return stderr
+    .split('\n')
+    .filter(l => /\bWarning\b/.test(l) && !l.startsWith('otel-forksafe:'));
 }
 
 /** The lines of our diagnostics. */
@@ -179,7 +198,11 @@ export function forksafeLines(stderr: string): string[] {
 }
 
 /** Sends `count` HTTP GETs to 127.0.0.1:port, a new connection each, bounded in time. */
-export async function hammer(port: number, count: number, path = '/'): Promise<number> {
+export async function hammer(
+  port: number,
+  count: number,
+  path = '/'
+): Promise<number> {
   let ok = 0;
   for (let i = 0; i < count; i++) {
     const status = await new Promise<number>((resolvePromise, reject) => {

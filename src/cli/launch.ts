@@ -1,0 +1,68 @@
+// otel-launch's engine: runs a command with the preload appended to a copy of NODE_OPTIONS,
+// inherits stdio, relays signals, and returns the child's status (128+n when it died of signal n).
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { appendImportToNodeOptions } from '../node-options.ts';
+
+/** The file URL of the preload, resolved from this file's own location (dist/src/cli). */
+export const PRELOAD_URL = new URL('../../register.js', import.meta.url).href;
+
+const RELAYED: readonly NodeJS.Signals[] = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGUSR2',
+];
+
+/** Prints one `otel-launch:` line on stderr. */
+export function printError(message: string): void {
+  process.stderr.write(`otel-launch: ${message}\n`);
+}
+
+/** The child's environment: a copy of `env` whose NODE_OPTIONS also loads the preload. */
+export function buildChildEnv(
+  env: NodeJS.ProcessEnv,
+  overrides: Readonly<Record<string, string>> = {}
+): NodeJS.ProcessEnv {
+  const child = { ...env, ...overrides };
+  child.NODE_OPTIONS = appendImportToNodeOptions(env.NODE_OPTIONS, PRELOAD_URL);
+  return child;
+}
+
+/**
+ * Runs `command args` in the foreground and resolves with the exit status to use: the child's
+ * code, 128+n for a signal death (the caller re-raises it), 127 if it cannot be started.
+ */
+export function launch(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv
+): Promise<{ code: number; signal: NodeJS.Signals | null }> {
+  return new Promise(resolve => {
+    const child = spawn(command, args, { stdio: 'inherit', env });
+    const relay = (signal: NodeJS.Signals): void => {
+      child.kill(signal);
+    };
+    for (const signal of RELAYED) process.on(signal, relay);
+    const cleanup = (): void => {
+      for (const signal of RELAYED) process.off(signal, relay);
+    };
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      cleanup();
+      printError(
+        err.code === 'ENOENT'
+          ? `command not found: ${command}`
+          : `cannot run ${command}: ${err.message}`
+      );
+      resolve({ code: err.code === 'ENOENT' ? 127 : 126, signal: null });
+    });
+    child.on('exit', (code, signal) => {
+      cleanup();
+      if (signal) {
+        resolve({ code: 128 + (constants.signals[signal] ?? 0), signal });
+      } else {
+        resolve({ code: code ?? 1, signal: null });
+      }
+    });
+  });
+}
