@@ -168,11 +168,24 @@ class Reader {
     return value === '' ? undefined : value;
   }
 
+  /**
+   * Records one sentence for a bad value. A variable shared by the three signals (the
+   * OTEL_EXPORTER_OTLP_* ones) is read three times but reported once.
+   */
   problem(name: string, value: string, expected: string, used: string): void {
-    this.problems.push(
+    this.report(
+      name,
       `${name}=${JSON.stringify(value)} is not valid (${expected}); using ${used}`
     );
   }
+
+  report(name: string, sentence: string): void {
+    if (this.reported.has(name)) return;
+    this.reported.add(name);
+    this.problems.push(sentence);
+  }
+
+  private readonly reported = new Set<string>();
 
   // Ref: spec "Parsing empty value" and "Boolean value": only "true" is true, case-insensitive.
   bool(name: string, fallback: boolean): boolean {
@@ -264,7 +277,8 @@ function readHeaders(r: Reader, name: string): Record<string, string> {
   const parsed = parseKeyValueList(value);
   if (parsed) return parsed;
   // Dev note: header values are secrets (API keys); the bad value is never printed.
-  r.problems.push(
+  r.report(
+    name,
     `${name} is malformed (expected key=value pairs separated by commas, values percent-encoded; value not shown); no headers from it are sent`
   );
   return {};
@@ -325,7 +339,7 @@ function readOtlpSignal(r: Reader, signal: Signal): OtlpSignalConfig {
         'OTEL_EXPORTER_OTLP_ENDPOINT',
         base,
         'expected an http:// or https:// URL',
-        url
+        defaultBase
       );
     }
   }

@@ -176,6 +176,15 @@ export function createDiagBridge(): DiagLogger {
         log.exportFailed(failed[1]);
         return;
       }
+      // The OTLP exporters re-read the OTEL_EXPORTER_OTLP_* variables and warn about bad
+      // ones with a "Configuration:" prefix; config.ts has already reported those once.
+      if (
+        level === 'warn' &&
+        text.startsWith('Configuration:') &&
+        !isLevelEnabled('debug')
+      ) {
+        return;
+      }
       if (dedupe && !isLevelEnabled('debug')) {
         const key = normaliseSdkMessage(text);
         if (seenSdk.has(key)) return;
