@@ -126,13 +126,6 @@ function createPreloadMatcher(selfUrl: string): (specifier: string) => boolean {
 export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   const config = readConfig();
   configureDiag({ level: config.logLevel });
-  const bridge = createDiagBridge();
-  const restoreDiag = (): void => {
-    diag.setLogger(bridge, {
-      logLevel: toDiagLogLevel(config.logLevel),
-      suppressOverrideMessage: true,
-    });
-  };
 
   const scripts = mainScripts();
   const marker = config.worker;
@@ -154,7 +147,11 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   );
   if (role === 'disabled' || role === 'thread' || role === 'excluded') return;
 
-  restoreDiag();
+  // The API's own messages (SDK, exporters, instrumentations) go through our one-line writer.
+  diag.setLogger(createDiagBridge(), {
+    logLevel: toDiagLogLevel(config.logLevel),
+    suppressOverrideMessage: true,
+  });
   const digest = problemsDigest(config.problems);
   // A worker forked by our patch inherits its primary's environment: the primary has already
   // reported these problems once, so the worker stays quiet about them.
@@ -180,7 +177,7 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
       ppid: process.ppid,
     });
     reportDerivedId(identity);
-    const sdk = startSdk(config, { identity, instrumentations, restoreDiag });
+    const sdk = startSdk(config, { identity, instrumentations });
     installShutdown(sdk, config);
     log.debug(`SDK started: worker service.instance.id=${identity.instanceId}`);
     return;
@@ -190,7 +187,6 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     config,
     state,
     setRole,
-    restoreDiag,
     scripts,
     selfUrl,
     digest,
@@ -210,7 +206,6 @@ interface UndecidedContext {
   config: ForksafeConfig;
   state: ForksafeGlobalState;
   setRole: (role: ProcessRole) => void;
-  restoreDiag: () => void;
   scripts: readonly string[];
   selfUrl: string;
   digest: string;
@@ -239,7 +234,6 @@ function startUndecided(ctx: UndecidedContext): void {
       }),
       instrumentations,
       deferred: { tracerProvider, meterProvider },
-      restoreDiag: ctx.restoreDiag,
     });
     installShutdown(sdk, config);
     log.debug(`SDK started: standalone (${reason})`);

@@ -340,9 +340,12 @@ export class DeferredTracerProvider implements TracerProvider {
     this.delegate = undefined;
   }
 
-  /** @internal the real provider, settling the role first if nobody has yet. */
+  /** @internal the real provider, asking once (on the first span) for the role to be settled. */
   resolveDelegate(): TracerProvider | undefined {
-    if (!this.settled) this.onFirstSpan();
+    if (!this.settled) {
+      this.settled = true;
+      this.onFirstSpan();
+    }
     return this.delegate;
   }
 

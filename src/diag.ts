@@ -169,11 +169,8 @@ export function createDiagBridge(): DiagLogger {
       const text = joinArgs(describeError(message), args);
       // The metric reader reports failed exports through diag, the span and log processors
       // through the global error handler: both end up as one exportFailed line.
-      const failed = /export failed \(error (?:Error: )?([\s\S]*)\)$/.exec(
-        text
-      );
-      if (level === 'error' && failed?.[1] !== undefined) {
-        log.exportFailed(failed[1]);
+      if (level === 'error' && text.includes('export failed (error')) {
+        log.exportFailed(text);
         return;
       }
       // The OTLP exporters re-read the OTEL_EXPORTER_OTLP_* variables and warn about bad

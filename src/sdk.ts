@@ -82,8 +82,6 @@ export interface StartSdkOptions {
     readonly tracerProvider: DeferredTracerProvider;
     readonly meterProvider: DeferredMeterProvider;
   };
-  /** The diag logger to keep in place (NodeSDK replaces it when OTEL_LOG_LEVEL is set). */
-  readonly restoreDiag: () => void;
 }
 
 type ExporterModule = Record<string, new (config: object) => unknown>;
@@ -390,7 +388,6 @@ export function startSdk(
   trace.disable();
   metrics.disable();
   sdk.start();
-  options.restoreDiag();
   const { deferred } = options;
   if (deferred) {
     // Dev note: the deferred providers stay the global ones, delegating to the SDK's, so a
