@@ -6,7 +6,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { after, before, describe as suite, test } from 'node:test';
 import {
   byPid,
-  startOtlpSink,
+  useOtlpSink,
   type OtlpSink,
   type OtlpTransport,
   type ReceivedSpan,
@@ -225,15 +225,11 @@ const cases: Case[] = [
   },
 ];
 
-let sink: OtlpSink;
+after(killAll);
+const sink = useOtlpSink();
 let deadPort: number;
 before(async () => {
-  sink = await startOtlpSink();
   deadPort = await closedPort();
-});
-after(async () => {
-  killAll();
-  await sink.stop();
 });
 
 suite(
@@ -241,11 +237,12 @@ suite(
   () => {
     for (const c of cases) {
       test(c.name, { timeout: 45000 }, async t => {
-        sink.clear();
+        sink().clear();
         let relay: { close(): Promise<void> } | undefined;
         if (c.relayDefault) {
           const { port, to } = c.relayDefault;
-          const target = to === 'grpc' ? sink.grpcEndpoint : sink.httpEndpoint;
+          const target =
+            to === 'grpc' ? sink().grpcEndpoint : sink().httpEndpoint;
           try {
             relay = await startRelay(port, Number(new URL(target).port));
           } catch (err) {
@@ -259,7 +256,7 @@ suite(
               OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
               OTEL_BSP_SCHEDULE_DELAY: '100',
             }
-          : c.env(sink);
+          : c.env(sink());
         const app = startNode(fixture('standalone-app.cjs'), {
           nodeArgs: IMPORT,
           env,
@@ -306,7 +303,7 @@ suite(
             );
           }
           assert.deepEqual(unexpectedWarnings(app.stderr), [], describe(app));
-          await c.delivered?.(sink, app);
+          await c.delivered?.(sink(), app);
         } finally {
           app.kill();
           await relay?.close();

@@ -1,8 +1,8 @@
 // node:cluster end to end: a 4-worker HTTP app under every loading route and OTLP protocol.
 // Telemetry must come from exactly the worker pids, never the primary, with distinct ids.
 import assert from 'node:assert/strict';
-import { after, before, describe as suite, test } from 'node:test';
-import { byPid, startOtlpSink, type OtlpSink } from './helpers/otlp-sink.ts';
+import { after, describe as suite, test } from 'node:test';
+import { byPid, useOtlpSink } from './helpers/otlp-sink.ts';
 import {
   describe,
   fixture,
@@ -69,21 +69,15 @@ const cases: Case[] = [
   },
 ];
 
-let sink: OtlpSink;
-before(async () => {
-  sink = await startOtlpSink();
-});
-after(async () => {
-  killAll();
-  await sink.stop();
-});
+after(killAll);
+const sink = useOtlpSink();
 
 suite('cluster: every worker reports, the primary never does', () => {
   for (const c of cases) {
     test(c.name, async () => {
-      sink.clear();
+      sink().clear();
       const endpoint =
-        c.protocol === 'grpc' ? sink.grpcEndpoint : sink.httpEndpoint;
+        c.protocol === 'grpc' ? sink().grpcEndpoint : sink().httpEndpoint;
       const app = startNode(fixture(c.script), {
         nodeArgs: c.nodeArgs,
         args: [String(WORKERS)],
@@ -109,17 +103,17 @@ suite('cluster: every worker reports, the primary never does', () => {
         assert.equal(code, 0, describe(app));
         assert.equal(signal, null);
         const workers = new Set(ready.workers);
-        await sink.waitFor(
+        await sink().waitFor(
           () =>
-            [...workers].every(pid => byPid(sink.spans()).has(pid)) &&
-            [...workers].every(pid => byPid(sink.metrics()).has(pid)),
+            [...workers].every(pid => byPid(sink().spans()).has(pid)) &&
+            [...workers].every(pid => byPid(sink().metrics()).has(pid)),
           {
             what: `spans and metrics from workers ${[...workers].join(',')}`,
             timeoutMs: 10000,
           }
         );
-        const spanPids = new Set(byPid(sink.spans()).keys());
-        const metricPids = new Set(byPid(sink.metrics()).keys());
+        const spanPids = new Set(byPid(sink().spans()).keys());
+        const metricPids = new Set(byPid(sink().metrics()).keys());
         assert.deepEqual(
           spanPids,
           workers,
@@ -135,19 +129,27 @@ suite('cluster: every worker reports, the primary never does', () => {
           'nothing from the primary'
         );
         const ids = new Set(
-          sink.spans().map(s => s.resource['service.instance.id'])
+          sink()
+            .spans()
+            .map(s => s.resource['service.instance.id'])
         );
         assert.equal(
           ids.size,
           WORKERS,
           `distinct service.instance.id per worker: ${[...ids].join(', ')}`
         );
-        assert.ok(sink.spans().every(s => s.transport === c.protocol));
         assert.ok(
-          sink.spans().some(s => s.name === 'GET' && s.kind === 2),
+          sink()
+            .spans()
+            .every(s => s.transport === c.protocol)
+        );
+        assert.ok(
+          sink()
+            .spans()
+            .some(s => s.name === 'GET' && s.kind === 2),
           'http server spans arrive'
         );
-        for (const s of sink.spans()) {
+        for (const s of sink().spans()) {
           assert.equal(
             s.resource['process.parent_pid'],
             app.pid,
@@ -183,13 +185,13 @@ suite('cluster: every worker reports, the primary never does', () => {
 
 suite('cluster: worker identity', () => {
   const env = (extra: Record<string, string> = {}): Record<string, string> => ({
-    OTEL_EXPORTER_OTLP_ENDPOINT: sink.grpcEndpoint,
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink().grpcEndpoint,
     OTEL_BSP_SCHEDULE_DELAY: '100',
     ...extra,
   });
 
   test('a worker killed and replaced keeps its service.instance.id, with a new pid', async () => {
-    sink.clear();
+    sink().clear();
     const app = startNode(fixture('cluster-app.cjs'), {
       nodeArgs: IMPORT,
       args: [String(WORKERS)],
@@ -200,15 +202,15 @@ suite('cluster: worker identity', () => {
         port: number;
         workers: number[];
       };
-      await sink.waitFor(
-        () => ready.workers.every(pid => byPid(sink.spans()).has(pid)),
+      await sink().waitFor(
+        () => ready.workers.every(pid => byPid(sink().spans()).has(pid)),
         {
           what: 'worker-ready spans from every worker',
         }
       );
       const victim = ready.workers[1] ?? -1;
       const idOf = (pid: number): unknown =>
-        byPid(sink.spans()).get(pid)?.[0]?.resource['service.instance.id'];
+        byPid(sink().spans()).get(pid)?.[0]?.resource['service.instance.id'];
       const victimId = idOf(victim);
       app.send(`kill ${victim}`);
       const replaced = JSON.parse(await app.waitForLine('REPLACED')) as {
@@ -217,7 +219,7 @@ suite('cluster: worker identity', () => {
       };
       assert.equal(replaced.old, victim);
       assert.notEqual(replaced.new, victim);
-      await sink.waitFor(() => byPid(sink.spans()).has(replaced.new), {
+      await sink().waitFor(() => byPid(sink().spans()).has(replaced.new), {
         what: 'spans from the replacement',
       });
       assert.equal(idOf(replaced.new), victimId, describe(app));
@@ -235,7 +237,7 @@ suite('cluster: worker identity', () => {
   });
 
   test('a service.instance.id from OTEL_RESOURCE_ATTRIBUTES becomes one id per worker', async () => {
-    sink.clear();
+    sink().clear();
     const app = startNode(fixture('cluster-app.cjs'), {
       nodeArgs: IMPORT,
       args: [String(WORKERS)],
@@ -252,14 +254,16 @@ suite('cluster: worker identity', () => {
       };
       app.send('stop');
       assert.equal((await app.exited).code, 0, describe(app));
-      await sink.waitFor(
-        () => ready.workers.every(pid => byPid(sink.spans()).has(pid)),
+      await sink().waitFor(
+        () => ready.workers.every(pid => byPid(sink().spans()).has(pid)),
         {
           what: 'spans from every worker',
         }
       );
       const ids = new Set(
-        sink.spans().map(s => s.resource['service.instance.id'])
+        sink()
+          .spans()
+          .map(s => s.resource['service.instance.id'])
       );
       assert.deepEqual([...ids].sort(), [
         'pod-1-w0',
@@ -268,7 +272,7 @@ suite('cluster: worker identity', () => {
         'pod-1-w3',
       ]);
       assert.ok(
-        sink
+        sink()
           .spans()
           .every(s => s.resource['deployment.environment.name'] === 'test')
       );

@@ -1,8 +1,8 @@
 // An ESM cluster app with express under `--import` alone: the preload registers the ESM hook
 // itself, and every worker reports express route spans.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { byPid, startOtlpSink, type OtlpSink } from './helpers/otlp-sink.ts';
+import { after, test } from 'node:test';
+import { byPid, useOtlpSink, type OtlpSink } from './helpers/otlp-sink.ts';
 import {
   describe,
   fixture,
@@ -12,21 +12,15 @@ import {
   unexpectedWarnings,
 } from './helpers/run-node.ts';
 
-let sink: OtlpSink;
-before(async () => {
-  sink = await startOtlpSink();
-});
-after(async () => {
-  killAll();
-  await sink.stop();
-});
+after(killAll);
+const sink = useOtlpSink();
 
 test('ESM cluster app: express route spans from every worker', async () => {
   const app = startNode(fixture('cluster-express-app.mjs'), {
     nodeArgs: ['--import', 'otel-forksafe/register'],
     args: ['4'],
     env: {
-      OTEL_EXPORTER_OTLP_ENDPOINT: sink.grpcEndpoint,
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink().grpcEndpoint,
       OTEL_BSP_SCHEDULE_DELAY: '100',
     },
   });
@@ -39,8 +33,10 @@ test('ESM cluster app: express route spans from every worker', async () => {
     app.send('stop');
     assert.equal((await app.exited).code, 0, describe(app));
     const routeSpans = (): ReturnType<OtlpSink['spans']> =>
-      sink.spans().filter(s => s.attributes['http.route'] === '/users/:id');
-    await sink.waitFor(
+      sink()
+        .spans()
+        .filter(s => s.attributes['http.route'] === '/users/:id');
+    await sink().waitFor(
       () => ready.workers.every(pid => byPid(routeSpans()).has(pid)),
       {
         what: 'express route spans from all 4 workers',
@@ -49,7 +45,9 @@ test('ESM cluster app: express route spans from every worker', async () => {
     );
     const expressPids = new Set(
       byPid(
-        sink.spans().filter(s => s.scope.includes('instrumentation-express'))
+        sink()
+          .spans()
+          .filter(s => s.scope.includes('instrumentation-express'))
       ).keys()
     );
     assert.deepEqual(
@@ -57,7 +55,7 @@ test('ESM cluster app: express route spans from every worker', async () => {
       new Set(ready.workers),
       'express instrumentation active in every worker'
     );
-    assert.ok(!byPid(sink.spans()).has(app.pid), 'nothing from the primary');
+    assert.ok(!byPid(sink().spans()).has(app.pid), 'nothing from the primary');
     assert.deepEqual(unexpectedWarnings(app.stderr), []);
   } finally {
     app.kill();

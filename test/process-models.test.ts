@@ -1,8 +1,8 @@
 // Single-process shapes: a standalone app's module-load telemetry, a late fork that turns a
 // standalone app into a silent primary, and worker_threads that never start a second SDK.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { byPid, startOtlpSink, type OtlpSink } from './helpers/otlp-sink.ts';
+import { after, test } from 'node:test';
+import { byPid, useOtlpSink } from './helpers/otlp-sink.ts';
 import {
   describe,
   fixture,
@@ -13,25 +13,19 @@ import {
   startNode,
 } from './helpers/run-node.ts';
 
-let sink: OtlpSink;
-before(async () => {
-  sink = await startOtlpSink();
-});
-after(async () => {
-  killAll();
-  await sink.stop();
-});
+after(killAll);
+const sink = useOtlpSink();
 
 const IMPORT = ['--import', 'otel-forksafe/register'];
 const env = (): Record<string, string> => ({
-  OTEL_EXPORTER_OTLP_ENDPOINT: sink.grpcEndpoint,
+  OTEL_EXPORTER_OTLP_ENDPOINT: sink().grpcEndpoint,
   OTEL_BSP_SCHEDULE_DELAY: '100',
   OTEL_METRICS_EXPORTER: 'otlp',
   OTEL_METRIC_EXPORT_INTERVAL: '500',
 });
 
 test('standalone: a meter and a span created while the main module loads are exported', async () => {
-  sink.clear();
+  sink().clear();
   const app = startNode(fixture('standalone-app.cjs'), {
     nodeArgs: IMPORT,
     env: env(),
@@ -45,7 +39,7 @@ test('standalone: a meter and a span created while the main module loads are exp
       attributes: Record<string, unknown>;
       value?: number;
     }> =>
-      sink
+      sink()
         .metrics()
         .filter(
           m =>
@@ -53,7 +47,7 @@ test('standalone: a meter and a span created while the main module loads are exp
             m.resource['process.pid'] === app.pid
         )
         .flatMap(m => m.points);
-    await sink.waitFor(
+    await sink().waitFor(
       () =>
         points().some(p => p.attributes.phase === 'request' && p.value === 3),
       {
@@ -65,12 +59,18 @@ test('standalone: a meter and a span created while the main module loads are exp
       load.length > 0 && load.every(p => p.value === 1),
       'the module-load measurement recorded'
     );
-    await sink.waitFor(() => sink.spans().some(s => s.name === 'module-load'), {
-      what: 'module-load span',
-    });
-    assert.equal(byPid(sink.spans()).size, 1);
+    await sink().waitFor(
+      () =>
+        sink()
+          .spans()
+          .some(s => s.name === 'module-load'),
+      {
+        what: 'module-load span',
+      }
+    );
+    assert.equal(byPid(sink().spans()).size, 1);
     assert.ok(
-      sink
+      sink()
         .spans()
         .some(s => s.name === 'GET' && s.resource['process.pid'] === app.pid)
     );
@@ -80,29 +80,37 @@ test('standalone: a meter and a span created while the main module loads are exp
 });
 
 test('late fork: the former standalone goes silent after its first fork', async () => {
-  sink.clear();
+  sink().clear();
   const app = startNode(fixture('late-fork-app.cjs'), {
     nodeArgs: IMPORT,
     env: { ...env(), OTEL_LOG_LEVEL: 'debug' },
   });
   try {
     await app.waitForLine('READY');
-    await sink.waitFor(() => sink.spans().some(s => s.name === 'before-fork'), {
-      what: 'the standalone span before the fork',
-    });
+    await sink().waitFor(
+      () =>
+        sink()
+          .spans()
+          .some(s => s.name === 'before-fork'),
+      {
+        what: 'the standalone span before the fork',
+      }
+    );
     app.send('fork');
     const done = JSON.parse(await app.waitForLine('DONE')) as {
       worker: number;
     };
     assert.equal((await app.exited).code, 0, describe(app));
-    await sink.waitFor(() => byPid(sink.spans()).has(done.worker), {
+    await sink().waitFor(() => byPid(sink().spans()).has(done.worker), {
       what: 'the worker span',
     });
     assert.ok(
-      !sink.spans().some(s => s.name === 'after-fork'),
+      !sink()
+        .spans()
+        .some(s => s.name === 'after-fork'),
       'no span from the primary after the fork'
     );
-    const primaryPhases = sink
+    const primaryPhases = sink()
       .metrics()
       .filter(
         m =>
@@ -130,21 +138,33 @@ test('late fork: the former standalone goes silent after its first fork', async 
 });
 
 test('worker_threads: one SDK per process, threads dormant', async () => {
-  sink.clear();
+  sink().clear();
   const run = await runNode(fixture('worker-thread-app.cjs'), {
     nodeArgs: IMPORT,
     env: { ...env(), OTEL_LOG_LEVEL: 'debug' },
   });
   assert.equal(run.code, 0, describe(run));
-  await sink.waitFor(() => sink.spans().some(s => s.name === 'main-span'), {
-    what: 'main-span',
-  });
+  await sink().waitFor(
+    () =>
+      sink()
+        .spans()
+        .some(s => s.name === 'main-span'),
+    {
+      what: 'main-span',
+    }
+  );
   assert.ok(
-    !sink.spans().some(s => s.name === 'thread-span'),
+    !sink()
+      .spans()
+      .some(s => s.name === 'thread-span'),
     'threads export nothing by default'
   );
   assert.equal(
-    new Set(sink.spans().map(s => s.resource['service.instance.id'])).size,
+    new Set(
+      sink()
+        .spans()
+        .map(s => s.resource['service.instance.id'])
+    ).size,
     1
   );
   const lines = forksafeLines(run.stderr);
@@ -161,7 +181,7 @@ test('worker_threads: one SDK per process, threads dormant', async () => {
 });
 
 test('the preload given twice (argv and NODE_OPTIONS) starts one SDK', async () => {
-  sink.clear();
+  sink().clear();
   const run = await runNode(fixture('worker-thread-app.cjs'), {
     nodeArgs: IMPORT,
     env: {
@@ -177,8 +197,19 @@ test('the preload given twice (argv and NODE_OPTIONS) starts one SDK', async () 
     1,
     describe(run)
   );
-  await sink.waitFor(() => sink.spans().some(s => s.name === 'main-span'), {
-    what: 'main-span',
-  });
-  assert.equal(sink.spans().filter(s => s.name === 'main-span').length, 1);
+  await sink().waitFor(
+    () =>
+      sink()
+        .spans()
+        .some(s => s.name === 'main-span'),
+    {
+      what: 'main-span',
+    }
+  );
+  assert.equal(
+    sink()
+      .spans()
+      .filter(s => s.name === 'main-span').length,
+    1
+  );
 });

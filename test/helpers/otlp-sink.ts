@@ -15,6 +15,7 @@ import type {
 } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import type { Server as NetServer, Socket } from 'node:net';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
@@ -788,4 +789,23 @@ export function resourceValues(
     if (key in r.resource) out.add(r.resource[key]);
   }
   return out;
+}
+
+/**
+ * Starts one sink for the calling test file (in `before`) and stops it (in `after`).
+ * Returns an accessor, valid inside tests and hooks.
+ */
+export function useOtlpSink(options?: OtlpSinkOptions): () => OtlpSink {
+  let sink: OtlpSink | undefined;
+  before(async () => {
+    sink = await startOtlpSink(options);
+  });
+  after(async () => {
+    await sink?.stop();
+  });
+  return () => {
+    if (!sink)
+      throw new Error('useOtlpSink(): the sink is used before `before` ran');
+    return sink;
+  };
 }
