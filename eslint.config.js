@@ -6,7 +6,7 @@ import n from 'eslint-plugin-n';
 export default tseslint.config(
   { ignores: ['dist/**', 'coverage/**', 'node_modules/**'] },
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.cts'],
     extends: [
       js.configs.recommended,
       ...tseslint.configs.recommendedTypeChecked,
@@ -55,7 +55,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['register.ts', 'src/**/*.ts'],
+    files: ['register.ts', 'register.cts', 'src/**/*.ts'],
     ignores: ['src/cli/**'],
     rules: { 'no-console': 'error', 'n/no-process-exit': 'error' },
   },

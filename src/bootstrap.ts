@@ -96,12 +96,18 @@ function esmEntryUrl(scripts: readonly string[]): string | undefined {
 }
 
 function createPreloadMatcher(selfUrl: string): (specifier: string) => boolean {
-  const selfPath = fileURLToPath(selfUrl);
-  let selfReal = selfPath;
-  try {
-    selfReal = realpathSync(selfPath);
-  } catch {
-    // keep the plain path
+  // Our two doors: register.js (--import) and its CommonJS sibling register.cjs (--require).
+  const doors = new Set<string>();
+  for (const path of [
+    fileURLToPath(selfUrl),
+    fileURLToPath(selfUrl).replace(/\.js$/, '.cjs'),
+  ]) {
+    doors.add(path);
+    try {
+      doors.add(realpathSync(path));
+    } catch {
+      // keep the plain path
+    }
   }
   return specifier => {
     if (specifier === 'otel-forksafe/register' || specifier === selfUrl)
@@ -113,7 +119,7 @@ function createPreloadMatcher(selfUrl: string): (specifier: string) => boolean {
           ? resolve(specifier)
           : undefined;
       if (path === undefined) return false;
-      return path === selfPath || realpathSync(path) === selfReal;
+      return doors.has(path) || doors.has(realpathSync(path));
     } catch {
       return false;
     }
