@@ -49,14 +49,18 @@ function get(port: number, id: string): Promise<number> {
   });
 }
 
+/** The request path a server span records (new or old HTTP semantic conventions). */
+function pathOf(attributes: Record<string, unknown>): string {
+  const path = attributes['url.path'] ?? attributes['http.target'];
+  return typeof path === 'string' ? path : '';
+}
+
 /** The ids of the server spans (path /r/<id>) that arrived. */
 function servedIds(s: OtlpSink, run: string): Set<string> {
   const ids = new Set<string>();
   for (const span of s.spans()) {
     if (span.kind !== 2) continue;
-    const path = String(
-      span.attributes['url.path'] ?? span.attributes['http.target'] ?? ''
-    );
+    const path = pathOf(span.attributes);
     const m = /^\/r\/([^/?]+)/.exec(path);
     if (m?.[1]?.startsWith(`${run}-`)) ids.add(m[1]);
   }
@@ -217,10 +221,7 @@ test('a worker that served K requests and then throws: K server spans, status 1'
             .spans()
             .filter(
               s =>
-                s.kind === 2 &&
-                String(
-                  s.attributes['url.path'] ?? s.attributes['http.target']
-                ).startsWith(`/r/${run}-x`)
+                s.kind === 2 && pathOf(s.attributes).startsWith(`/r/${run}-x`)
             ).length === K,
         { what: `${K} server spans\n${describe(app)}`, timeoutMs: 5000 }
       );
