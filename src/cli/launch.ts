@@ -2,6 +2,8 @@
 // inherits stdio, relays signals, and returns the child's status (128+n when it died of signal n).
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { appendImportToNodeOptions } from '../node-options.ts';
 
 /** The file URL of the preload, resolved from this file's own location (dist/src/cli). */
@@ -19,13 +21,49 @@ export function printError(message: string): void {
   process.stderr.write(`otel-launch: ${message}\n`);
 }
 
-/** The child's environment: a copy of `env` whose NODE_OPTIONS also loads the preload. */
+/** Our two doors, as paths: register.js (--import) and register.cjs (--require). */
+const PRELOAD_PATHS = new Set([
+  fileURLToPath(PRELOAD_URL),
+  fileURLToPath(PRELOAD_URL).replace(/\.js$/, '.cjs'),
+]);
+
+/**
+ * True when an --import/--require specifier already loads otel-forksafe: the package name, or
+ * this copy's register file by URL or path. Another copy of the package elsewhere on disk is
+ * not recognised; the preload's own double-load guard then keeps one SDK per process.
+ */
+export function isOurPreload(specifier: string): boolean {
+  if (specifier === 'otel-forksafe/register' || specifier === PRELOAD_URL) {
+    return true;
+  }
+  try {
+    const path = specifier.startsWith('file:')
+      ? fileURLToPath(specifier)
+      : isAbsolute(specifier)
+        ? specifier
+        : undefined;
+    return path !== undefined && PRELOAD_PATHS.has(path);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The child's environment: a copy of `env` with `overrides` on top, whose NODE_OPTIONS gains
+ * `--import=<file URL of the preload>` after what the user had, unless the preload is there.
+ */
 export function buildChildEnv(
   env: NodeJS.ProcessEnv,
   overrides: Readonly<Record<string, string>> = {}
 ): NodeJS.ProcessEnv {
   const child = { ...env, ...overrides };
-  child.NODE_OPTIONS = appendImportToNodeOptions(env.NODE_OPTIONS, PRELOAD_URL);
+  // Dev note: a file URL, not the package name: the wrapped app may not be able to resolve
+  // otel-forksafe, and a URL has no spaces to quote (appendImportToNodeOptions quotes anyway).
+  child.NODE_OPTIONS = appendImportToNodeOptions(
+    child.NODE_OPTIONS,
+    PRELOAD_URL,
+    isOurPreload
+  );
   return child;
 }
 
