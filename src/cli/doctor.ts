@@ -132,7 +132,7 @@ export function explainError(
 ): string {
   // A stream cancelled because its session failed carries the session's error as its cause.
   if (err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error) {
-    return explainError(err.cause as NodeJS.ErrnoException, protocol, url);
+    return explainError(err.cause, protocol, url);
   }
   const code = err.code ?? '';
   const where = `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
