@@ -26,7 +26,8 @@ export interface Origin {
 export interface Setting {
   readonly name: string;
   readonly value: string;
-  readonly origin: Origin;
+  /** Several for values merged from more than one variable (headers). */
+  readonly origin: Origin | readonly Origin[];
 }
 
 /** The whole report. */
@@ -261,7 +262,7 @@ export function effectiveConfig(
           origin:
             headerVars.length === 0
               ? { source: 'default' }
-              : origin(...headerVars),
+              : headerVars.map(v => origin(v)),
         },
         {
           name: 'timeout',
@@ -293,19 +294,30 @@ export function effectiveConfig(
   return { general, signals, warnings: [...lints, ...problems] };
 }
 
-function describeOrigin(origin: Origin): string {
+function describeOrigin(origin: Origin | readonly Origin[]): string {
+  if (isOriginList(origin)) return origin.map(describeOrigin).join(' + ');
   if (origin.variable === undefined) return origin.source;
   if (origin.source === 'flag') return `flag --${flagOf(origin.variable)}`;
   return `${origin.source} ${origin.variable}`;
+}
+
+function isOriginList(
+  origin: Origin | readonly Origin[]
+): origin is readonly Origin[] {
+  return Array.isArray(origin);
 }
 
 /** The report as text: aligned `name  value  (origin)` lines, then the warnings. */
 export function formatEffectiveConfig(report: EffectiveConfig): string {
   const lines: string[] = [];
   const width = 20;
+  const all = [
+    ...report.general,
+    ...SIGNALS.flatMap(signal => report.signals[signal]),
+  ];
+  const valueWidth = Math.max(...all.map(r => r.value.length));
   const section = (title: string, rows: readonly Setting[]): void => {
     lines.push(title);
-    const valueWidth = Math.max(...rows.map(r => r.value.length));
     for (const row of rows) {
       lines.push(
         `  ${row.name.padEnd(width)}${row.value.padEnd(valueWidth)}  (${describeOrigin(row.origin)})`
