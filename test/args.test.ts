@@ -28,12 +28,13 @@ suite('CONFIG_VARS and the flags', () => {
     readConfig(env);
     // Some variables are only read when another one selects them (a ratio sampler's argument).
     readConfig(
-      new Proxy(
+      new Proxy<Record<string, string>>(
         { OTEL_TRACES_SAMPLER: 'traceidratio' },
         {
-          get(target, key) {
-            if (typeof key === 'string') seen.add(key);
-            return typeof key === 'string' ? target[key] : undefined;
+          get(target, key): string | undefined {
+            if (typeof key !== 'string') return undefined;
+            seen.add(key);
+            return target[key];
           },
         }
       )
