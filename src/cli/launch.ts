@@ -67,6 +67,15 @@ export function buildChildEnv(
   return child;
 }
 
+/** How the child ended. */
+export interface LaunchResult {
+  /** The status to exit with: the child's code, 128+n after signal n, 127/126 if not started. */
+  readonly code: number;
+  /** The signal that killed the child, which the launcher re-raises on itself. */
+  readonly signal: NodeJS.Signals | null;
+  readonly pid: number | undefined;
+}
+
 /**
  * Runs `command args` in the foreground and resolves with the exit status to use: the child's
  * code, 128+n for a signal death (the caller re-raises it), 127 if it cannot be started.
@@ -75,9 +84,10 @@ export function launch(
   command: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv
-): Promise<{ code: number; signal: NodeJS.Signals | null }> {
+): Promise<LaunchResult> {
   return new Promise(resolve => {
     const child = spawn(command, args, { stdio: 'inherit', env });
+    const pid = child.pid;
     const relay = (signal: NodeJS.Signals): void => {
       child.kill(signal);
     };
@@ -92,14 +102,18 @@ export function launch(
           ? `command not found: ${command}`
           : `cannot run ${command}: ${err.message}`
       );
-      resolve({ code: err.code === 'ENOENT' ? 127 : 126, signal: null });
+      resolve({
+        code: err.code === 'ENOENT' ? 127 : 126,
+        signal: null,
+        pid: undefined,
+      });
     });
     child.on('exit', (code, signal) => {
       cleanup();
       if (signal) {
-        resolve({ code: 128 + (constants.signals[signal] ?? 0), signal });
+        resolve({ code: 128 + (constants.signals[signal] ?? 0), signal, pid });
       } else {
-        resolve({ code: code ?? 1, signal: null });
+        resolve({ code: code ?? 1, signal: null, pid });
       }
     });
   });

@@ -10,7 +10,12 @@ import {
   parseLaunchArgs,
   type LaunchArgs,
 } from './args.ts';
-import { buildChildEnv, launch, printError } from './launch.ts';
+import {
+  buildChildEnv,
+  launch,
+  printError,
+  type LaunchResult,
+} from './launch.ts';
 import { suggestName } from './suggest.ts';
 
 const USAGE =
@@ -112,7 +117,7 @@ async function runLocal(
   parsed: LaunchArgs,
   command: string,
   file: string | undefined
-): Promise<{ code: number; signal: NodeJS.Signals | null }> {
+): Promise<LaunchResult> {
   const [{ startLocalReceiver }, { formatLiveLine, formatProcessTable }] =
     await Promise.all([
       import('./local-receiver.ts'),
@@ -128,7 +133,7 @@ async function runLocal(
     printError(
       `--local: cannot start the receiver on 127.0.0.1: ${(err as Error).message}`
     );
-    return { code: 1, signal: null };
+    return { code: 1, signal: null, pid: undefined };
   }
   const merged = { ...process.env, ...parsed.env };
   const overrides = localOverrides(merged, {
@@ -145,19 +150,27 @@ async function runLocal(
     process.stderr.write(`\r\x1b[K${text}`);
   };
   const timer = live ? setInterval(draw, 500) : undefined;
+  let result: LaunchResult | undefined;
   try {
-    return await launch(
+    result = await launch(
       command,
       parsed.args,
       buildChildEnv(process.env, { ...parsed.env, ...overrides })
     );
+    return result;
   } finally {
     clearInterval(timer);
     if (live && shown !== '') process.stderr.write('\r\x1b[K');
     await receiver.close();
     const rows = receiver.rows();
+    const pid = result?.pid;
+    // The process we started is often silent on purpose (a cluster primary, npm): say so.
+    const silent =
+      pid !== undefined && !rows.some(r => r.pid === pid)
+        ? `pid ${pid} (${command}, the process otel-launch started) sent nothing\n`
+        : '';
     process.stderr.write(
-      `otel-launch --local: telemetry received per process (${formatLiveLine(rows)})\n${formatProcessTable(rows)}${file === undefined ? '' : `written to ${file} (OTLP/JSON, one request per line)\n`}`
+      `otel-launch --local: telemetry received per process (${formatLiveLine(rows)})\n${formatProcessTable(rows)}${silent}${file === undefined ? '' : `written to ${file} (OTLP/JSON, one request per line)\n`}`
     );
   }
 }
