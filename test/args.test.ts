@@ -59,14 +59,14 @@ suite('CONFIG_VARS and the flags', () => {
     assert.equal(new Set(ENV_FLAGS.map(f => f.flag)).size, ENV_FLAGS.length);
   });
 
-  test('every variable can be set by its flag, in both spellings', () => {
+  test('every variable can be set by its flag, in both spellings', async () => {
     for (const { flag, variable } of ENV_FLAGS) {
       const python = flag.replace(/-/g, '_');
       for (const argv of [
         [`--${flag}`, 'v1', 'cmd'],
         [`--${python}=v1`, 'cmd'],
       ]) {
-        const parsed = parseLaunchArgs(argv);
+        const parsed = await parseLaunchArgs(argv);
         assert.deepEqual(parsed.env, { [variable]: 'v1' }, argv.join(' '));
         assert.equal(parsed.command, 'cmd');
       }
@@ -90,7 +90,7 @@ suite('parseLaunchArgs', () => {
   const cases: Array<{
     name: string;
     argv: string[];
-    expect: Partial<ReturnType<typeof parseLaunchArgs>>;
+    expect: Partial<Awaited<ReturnType<typeof parseLaunchArgs>>>;
   }> = [
     {
       name: 'the command and everything after it are the child’s',
@@ -158,20 +158,20 @@ suite('parseLaunchArgs', () => {
     { name: 'nothing', argv: [], expect: { mode: 'run', command: undefined } },
   ];
   for (const c of cases) {
-    test(c.name, () => {
-      const parsed = parseLaunchArgs(c.argv);
+    test(c.name, async () => {
+      const parsed = await parseLaunchArgs(c.argv);
       for (const [k, v] of Object.entries(c.expect)) {
         assert.deepEqual(parsed[k as keyof typeof parsed], v, k);
       }
     });
   }
 
-  test('usage errors throw', () => {
-    assert.throws(
-      () => parseLaunchArgs(['--servce-name', 'x', 'node']),
+  test('usage errors reject', async () => {
+    await assert.rejects(
+      parseLaunchArgs(['--servce-name', 'x', 'node']),
       /servce-name/
     );
-    assert.throws(() => parseLaunchArgs(['--service-name']), /service-name/);
+    await assert.rejects(parseLaunchArgs(['--service-name']), /service-name/);
   });
 
   test('splitArgv never looks past the command', () => {

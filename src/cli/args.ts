@@ -1,7 +1,7 @@
 // The otel-launch argument parser (yargs): one flag per variable readConfig reads, grouped by
 // signal, plus the launcher's own options; parsing halts at the first positional so every
 // argument of the wrapped command reaches it untouched.
-import yargs, { type Argv } from 'yargs';
+import type { Argv } from 'yargs';
 import { CONFIG_VARS } from '../config.ts';
 
 /** A flag that sets one OTEL_* variable for the child. */
@@ -114,7 +114,8 @@ export function splitArgv(argv: readonly string[]): SplitArgv {
   return { flags, rest: [], afterDashes: false };
 }
 
-function buildParser(argv: readonly string[]): Argv {
+async function buildParser(argv: readonly string[]): Promise<Argv> {
+  const { default: yargs } = await import('yargs');
   let parser = yargs([...argv])
     .scriptName('otel-launch')
     .usage(
@@ -171,13 +172,18 @@ function buildParser(argv: readonly string[]): Argv {
 
 /** The help text, flags grouped by signal. */
 export async function launchHelp(): Promise<string> {
-  return buildParser([]).getHelp();
+  return (await buildParser([])).getHelp();
 }
 
-/** Parses argv (without node and the script). Throws a usage Error on bad flags. */
-export function parseLaunchArgs(argv: readonly string[]): LaunchArgs {
+/** Parses argv (without node and the script). Rejects with a usage Error on bad flags. */
+export async function parseLaunchArgs(
+  argv: readonly string[]
+): Promise<LaunchArgs> {
   const { flags, rest, afterDashes } = splitArgv(argv);
-  const parsed = buildParser(flags).parseSync();
+  // Dev note: loading yargs takes ~65 ms; `otel-launch node app.js` configured through the
+  // environment has no flags to parse and starts the child without it.
+  const parsed: Record<string, unknown> & { _: Array<string | number> } =
+    flags.length === 0 ? { _: [] } : (await buildParser(flags)).parseSync();
   const stray = parsed._.map(String);
   if (stray.length > 0) {
     throw new Error(`unexpected argument ${JSON.stringify(stray[0])}`);

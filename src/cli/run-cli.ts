@@ -37,7 +37,7 @@ function usageError(err: unknown): string {
 export async function runCli(argv: readonly string[]): Promise<number> {
   let parsed: LaunchArgs;
   try {
-    parsed = parseLaunchArgs(argv);
+    parsed = await parseLaunchArgs(argv);
   } catch (err) {
     printError(usageError(err));
     return 2;
