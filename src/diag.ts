@@ -182,6 +182,12 @@ export function createDiagBridge(): DiagLogger {
       ) {
         return;
       }
+      // The exit-time flush serialises spans that may still wait for a detector's async
+      // attributes (host.id); the resource then lacks those, which is not worth an error.
+      if (text.startsWith('Accessing resource attributes before async')) {
+        if (isLevelEnabled('debug')) emit('debug', text, false);
+        return;
+      }
       if (dedupe && !isLevelEnabled('debug')) {
         const key = normaliseSdkMessage(text);
         if (seenSdk.has(key)) return;

@@ -35,6 +35,7 @@ import {
   SimpleLogRecordProcessor,
   type LogRecordExporter,
   type LogRecordProcessor,
+  type ReadableLogRecord,
 } from '@opentelemetry/sdk-logs';
 import {
   ConsoleMetricExporter,
@@ -51,6 +52,7 @@ import {
   ParentBasedSampler,
   SimpleSpanProcessor,
   TraceIdRatioBasedSampler,
+  type ReadableSpan,
   type Sampler,
   type SpanExporter,
   type SpanProcessor,
@@ -62,6 +64,15 @@ import type {
 } from './deferred-providers.ts';
 import { log } from './diag.ts';
 import type { ProcessIdentity } from './identity.ts';
+import {
+  flushSync,
+  Ledger,
+  LedgerExporter,
+  LedgerLogRecordProcessor,
+  LedgerSpanProcessor,
+  type SyncFlushResult,
+  type SyncFlushSources,
+} from './sync-flush.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -71,6 +82,14 @@ export interface SdkHandle {
   forceFlush(): Promise<void>;
   /** Flushes and stops every provider. Never rejects; idempotent. */
   shutdown(): Promise<void>;
+  /**
+   * Exports what is still pending without awaiting (for exits that cannot await); blocks for
+   * at most `timeoutMillis`. A no-op once shutdown() has completed.
+   */
+  flushSync(
+    timeoutMillis: number,
+    options?: { metrics?: boolean }
+  ): SyncFlushResult | undefined;
 }
 
 /** Inputs of startSdk besides the config. */
@@ -284,10 +303,16 @@ function buildSignals(config: ForksafeConfig): {
   spanProcessors: SpanProcessor[];
   metricReaders: IMetricReader[];
   logRecordProcessors: LogRecordProcessor[];
+  syncSources: SyncFlushSources;
 } {
   const spanProcessors: SpanProcessor[] = [];
   const metricReaders: IMetricReader[] = [];
   const logRecordProcessors: LogRecordProcessor[] = [];
+  const syncSources = {
+    spans: [] as SyncFlushSources['spans'][number][],
+    logs: [] as SyncFlushSources['logs'][number][],
+    metrics: [] as SyncFlushSources['metrics'][number][],
+  };
   const attempt = (signal: Signal, build: () => void): void => {
     try {
       build();
@@ -300,17 +325,26 @@ function buildSignals(config: ForksafeConfig): {
   };
   for (const name of config.exporters.traces) {
     attempt('traces', () => {
-      spanProcessors.push(
-        name === 'console'
-          ? new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() })
-          : new BatchSpanProcessor({
-              exporter: createOtlpExporter(
-                'traces',
-                config.otlp.traces
-              ) as SpanExporter,
-              ...config.bsp,
-            })
+      if (name === 'console') {
+        spanProcessors.push(
+          new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() })
+        );
+        return;
+      }
+      const ledger = new Ledger<ReadableSpan>(
+        config.bsp.maxQueueSize + config.bsp.maxExportBatchSize
       );
+      const exporter = new LedgerExporter(
+        createOtlpExporter('traces', config.otlp.traces) as SpanExporter,
+        ledger
+      );
+      spanProcessors.push(
+        new LedgerSpanProcessor(
+          new BatchSpanProcessor({ exporter, ...config.bsp }),
+          ledger
+        )
+      );
+      syncSources.spans.push({ ledger, otlp: config.otlp.traces });
     });
   }
   for (const name of config.exporters.metrics) {
@@ -323,34 +357,44 @@ function buildSignals(config: ForksafeConfig): {
               config.otlp.metrics
             ) as PushMetricExporter);
       const { intervalMillis, timeoutMillis } = config.metricExport;
-      metricReaders.push(
-        new PeriodicExportingMetricReader({
-          exporter,
-          exportIntervalMillis: intervalMillis,
-          // The reader rejects a timeout longer than the interval.
-          exportTimeoutMillis: Math.min(timeoutMillis, intervalMillis),
-        })
-      );
+      const reader = new PeriodicExportingMetricReader({
+        exporter,
+        exportIntervalMillis: intervalMillis,
+        // The reader rejects a timeout longer than the interval.
+        exportTimeoutMillis: Math.min(timeoutMillis, intervalMillis),
+      });
+      metricReaders.push(reader);
+      if (name !== 'console')
+        syncSources.metrics.push({ reader, otlp: config.otlp.metrics });
     });
   }
   for (const name of config.exporters.logs) {
     attempt('logs', () => {
-      logRecordProcessors.push(
-        name === 'console'
-          ? new SimpleLogRecordProcessor({
-              exporter: new ConsoleLogRecordExporter(),
-            })
-          : new BatchLogRecordProcessor({
-              exporter: createOtlpExporter(
-                'logs',
-                config.otlp.logs
-              ) as LogRecordExporter,
-              ...config.blrp,
-            })
+      if (name === 'console') {
+        logRecordProcessors.push(
+          new SimpleLogRecordProcessor({
+            exporter: new ConsoleLogRecordExporter(),
+          })
+        );
+        return;
+      }
+      const ledger = new Ledger<ReadableLogRecord>(
+        config.blrp.maxQueueSize + config.blrp.maxExportBatchSize
       );
+      const exporter = new LedgerExporter(
+        createOtlpExporter('logs', config.otlp.logs) as LogRecordExporter,
+        ledger
+      );
+      logRecordProcessors.push(
+        new LedgerLogRecordProcessor(
+          new BatchLogRecordProcessor({ exporter, ...config.blrp }),
+          ledger
+        )
+      );
+      syncSources.logs.push({ ledger, otlp: config.otlp.logs });
     });
   }
-  return { spanProcessors, metricReaders, logRecordProcessors };
+  return { spanProcessors, metricReaders, logRecordProcessors, syncSources };
 }
 
 /**
@@ -362,17 +406,22 @@ export function startSdk(
   options: StartSdkOptions
 ): SdkHandle {
   setGlobalErrorHandler(err => log.exportFailed(err));
-  const { spanProcessors, metricReaders, logRecordProcessors } =
+  const { spanProcessors, metricReaders, logRecordProcessors, syncSources } =
     buildSignals(config);
   // Dev note: NodeSDK installs a console logger of its own when OTEL_LOG_LEVEL is set (it
   // writes debug lines to stdout, which belongs to the app). Its setLogger call is made a
   // no-op for the constructor, so our one-line stderr logger stays in place.
   const setLogger = diag.setLogger;
   diag.setLogger = () => true;
+  const resource = buildResource(config, options.identity);
+  // Dev note: a resource with async attributes (host.id) stays "pending" until someone awaits
+  // it, and the batch processors hold each batch back until then: such a batch is in neither
+  // the queue nor the exporter, out of the exit-time flush's reach. Settle it now (a few ms).
+  void resource.waitForAsyncAttributes?.().catch(() => undefined);
   let sdk: NodeSDK;
   try {
     sdk = new NodeSDK({
-      resource: buildResource(config, options.identity),
+      resource,
       autoDetectResources: false,
       spanProcessors,
       metricReaders,
@@ -403,6 +452,7 @@ export function startSdk(
     deferred.meterProvider.attach(realMeterProvider);
   }
   let shutdownPromise: Promise<void> | undefined;
+  let shutdownDone = false;
   return {
     forceFlush: async () => {
       await Promise.allSettled([
@@ -413,10 +463,21 @@ export function startSdk(
     },
     shutdown: () => {
       shutdownPromise ??= sdk.shutdown().then(
-        () => undefined,
+        () => {
+          shutdownDone = true;
+        },
         (err: unknown) => log.error('SDK shutdown failed', err)
       );
       return shutdownPromise;
     },
+    flushSync: (timeoutMillis, flushOptions) =>
+      shutdownDone
+        ? undefined
+        : flushSync(
+            flushOptions?.metrics === false
+              ? { ...syncSources, metrics: [] }
+              : syncSources,
+            timeoutMillis
+          ),
   };
 }
