@@ -139,6 +139,9 @@ export const DEFAULT_DISABLED_INSTRUMENTATIONS: readonly string[] = [
 ];
 /** Package-manager and build-tool scripts that must stay dark under NODE_OPTIONS. */
 export const DEFAULT_EXCLUDED_TOOLS: readonly string[] = [
+  // Dev note: otel-launch run inside otel-launch inherits NODE_OPTIONS with the preload; the
+  // inner launcher is a tool too, so only the app at the end of the chain exports.
+  'otel-launch',
   'npm',
   'npx',
   'yarn',
@@ -149,6 +152,77 @@ export const DEFAULT_EXCLUDED_TOOLS: readonly string[] = [
   'tsc',
 ];
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
+
+const OTLP_SUFFIXES = [
+  'PROTOCOL',
+  'ENDPOINT',
+  'HEADERS',
+  'TIMEOUT',
+  'COMPRESSION',
+  'INSECURE',
+  'CERTIFICATE',
+  'CLIENT_KEY',
+  'CLIENT_CERTIFICATE',
+] as const;
+const BATCH_SUFFIXES = [
+  'SCHEDULE_DELAY',
+  'EXPORT_TIMEOUT',
+  'MAX_QUEUE_SIZE',
+  'MAX_EXPORT_BATCH_SIZE',
+] as const;
+
+/**
+ * Every variable readConfig reads that a user sets (the fork patch's markers excluded), in the
+ * order otel-launch lists them. otel-launch derives one flag from each name; a test checks that
+ * readConfig reads exactly these.
+ */
+export const CONFIG_VARS: readonly string[] = [
+  'OTEL_SDK_DISABLED',
+  'OTEL_SERVICE_NAME',
+  'OTEL_RESOURCE_ATTRIBUTES',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_METRICS_EXPORTER',
+  'OTEL_LOGS_EXPORTER',
+  ...OTLP_SUFFIXES.map(s => `OTEL_EXPORTER_OTLP_${s}`),
+  ...(['TRACES', 'METRICS', 'LOGS'] as const).flatMap(S =>
+    OTLP_SUFFIXES.map(s => `OTEL_EXPORTER_OTLP_${S}_${s}`)
+  ),
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+  'OTEL_PROPAGATORS',
+  ...BATCH_SUFFIXES.map(s => `OTEL_BSP_${s}`),
+  ...BATCH_SUFFIXES.map(s => `OTEL_BLRP_${s}`),
+  'OTEL_METRIC_EXPORT_INTERVAL',
+  'OTEL_METRIC_EXPORT_TIMEOUT',
+  'OTEL_NODE_ENABLED_INSTRUMENTATIONS',
+  'OTEL_NODE_DISABLED_INSTRUMENTATIONS',
+  'OTEL_NODE_RESOURCE_DETECTORS',
+  'OTEL_LOG_LEVEL',
+  'OTEL_FORKSAFE_EXCLUDE',
+  'OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS',
+];
+
+/**
+ * Standard variables readConfig leaves to the SDK packages, which read them themselves (span,
+ * attribute and log-record limits, metric exporter preferences). Known, so not flagged as typos.
+ * Ref: https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/
+ */
+export const SDK_HANDLED_VARS: readonly string[] = [
+  'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+  'OTEL_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+  'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_SPAN_EVENT_COUNT_LIMIT',
+  'OTEL_SPAN_LINK_COUNT_LIMIT',
+  'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+  'OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_METRICS_EXEMPLAR_FILTER',
+  'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
+  'OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION',
+  'OTEL_SEMCONV_STABILITY_OPT_IN',
+];
 
 const SIGNAL_PATH: Record<Signal, string> = {
   traces: 'v1/traces',

@@ -2,6 +2,8 @@
 // inherits stdio, relays signals, and returns the child's status (128+n when it died of signal n).
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { appendImportToNodeOptions } from '../node-options.ts';
 
 /** The file URL of the preload, resolved from this file's own location (dist/src/cli). */
@@ -19,14 +21,59 @@ export function printError(message: string): void {
   process.stderr.write(`otel-launch: ${message}\n`);
 }
 
-/** The child's environment: a copy of `env` whose NODE_OPTIONS also loads the preload. */
+/** Our two doors, as paths: register.js (--import) and register.cjs (--require). */
+const PRELOAD_PATHS = new Set([
+  fileURLToPath(PRELOAD_URL),
+  fileURLToPath(PRELOAD_URL).replace(/\.js$/, '.cjs'),
+]);
+
+/**
+ * True when an --import/--require specifier already loads otel-forksafe: the package name, or
+ * this copy's register file by URL or path. Another copy of the package elsewhere on disk is
+ * not recognised; the preload's own double-load guard then keeps one SDK per process.
+ */
+export function isOurPreload(specifier: string): boolean {
+  if (specifier === 'otel-forksafe/register' || specifier === PRELOAD_URL) {
+    return true;
+  }
+  try {
+    const path = specifier.startsWith('file:')
+      ? fileURLToPath(specifier)
+      : isAbsolute(specifier)
+        ? specifier
+        : undefined;
+    return path !== undefined && PRELOAD_PATHS.has(path);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The child's environment: a copy of `env` with `overrides` on top, whose NODE_OPTIONS gains
+ * `--import=<file URL of the preload>` after what the user had, unless the preload is there.
+ */
 export function buildChildEnv(
   env: NodeJS.ProcessEnv,
   overrides: Readonly<Record<string, string>> = {}
 ): NodeJS.ProcessEnv {
   const child = { ...env, ...overrides };
-  child.NODE_OPTIONS = appendImportToNodeOptions(env.NODE_OPTIONS, PRELOAD_URL);
+  // Dev note: a file URL, not the package name: the wrapped app may not be able to resolve
+  // otel-forksafe, and a URL has no spaces to quote (appendImportToNodeOptions quotes anyway).
+  child.NODE_OPTIONS = appendImportToNodeOptions(
+    child.NODE_OPTIONS,
+    PRELOAD_URL,
+    isOurPreload
+  );
   return child;
+}
+
+/** How the child ended. */
+export interface LaunchResult {
+  /** The status to exit with: the child's code, 128+n after signal n, 127/126 if not started. */
+  readonly code: number;
+  /** The signal that killed the child, which the launcher re-raises on itself. */
+  readonly signal: NodeJS.Signals | null;
+  readonly pid: number | undefined;
 }
 
 /**
@@ -37,9 +84,10 @@ export function launch(
   command: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv
-): Promise<{ code: number; signal: NodeJS.Signals | null }> {
+): Promise<LaunchResult> {
   return new Promise(resolve => {
     const child = spawn(command, args, { stdio: 'inherit', env });
+    const pid = child.pid;
     const relay = (signal: NodeJS.Signals): void => {
       child.kill(signal);
     };
@@ -54,14 +102,18 @@ export function launch(
           ? `command not found: ${command}`
           : `cannot run ${command}: ${err.message}`
       );
-      resolve({ code: err.code === 'ENOENT' ? 127 : 126, signal: null });
+      resolve({
+        code: err.code === 'ENOENT' ? 127 : 126,
+        signal: null,
+        pid: undefined,
+      });
     });
     child.on('exit', (code, signal) => {
       cleanup();
       if (signal) {
-        resolve({ code: 128 + (constants.signals[signal] ?? 0), signal });
+        resolve({ code: 128 + (constants.signals[signal] ?? 0), signal, pid });
       } else {
-        resolve({ code: code ?? 1, signal: null });
+        resolve({ code: code ?? 1, signal: null, pid });
       }
     });
   });
