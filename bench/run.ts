@@ -23,8 +23,13 @@ const { values: flags } = parseArgs({
     'throughput-seconds': { type: 'string' },
     spans: { type: 'string' },
     out: { type: 'string' },
+    only: { type: 'string' },
   },
 });
+// `--only startup,throughput,export` runs a subset (while working on one number).
+const ONLY = new Set(
+  (flags.only ?? 'startup,throughput,export').split(',').map(s => s.trim())
+);
 const SHORT = flags.short === true;
 const ROUNDS = Number(flags.rounds ?? (SHORT ? 1 : 5));
 const THROUGHPUT_SECONDS = Number(
@@ -403,10 +408,12 @@ async function main(): Promise<void> {
       process.stderr.write(
         `round ${round + 1}/${ROUNDS}: ${order.join(', ')}\n`
       );
-      for (const v of order) await measureStartup(v, sink);
-      for (const v of order) await measureThroughput(v, sink);
+      if (ONLY.has('startup'))
+        for (const v of order) await measureStartup(v, sink);
+      if (ONLY.has('throughput'))
+        for (const v of order) await measureThroughput(v, sink);
       for (const v of order) {
-        if (v === 'bare') continue;
+        if (v === 'bare' || !ONLY.has('export')) continue;
         await measureExport(v, sink, 'grpc');
         await measureExport(v, sink, 'http/protobuf');
       }

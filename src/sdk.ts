@@ -63,6 +63,9 @@ import type {
 import { log } from './diag.ts';
 import type { ProcessIdentity } from './identity.ts';
 
+// Dev note: scripts/bundle-sdk.mjs removes this line when it bundles this file into
+// dist/src/sdk.bundle.cjs, so that there the literal require() calls below name modules inside
+// the bundle (each evaluated on first call); in the plain ES build they load from node_modules.
 const require = createRequire(import.meta.url);
 
 /** A started SDK. */
@@ -86,32 +89,39 @@ export interface StartSdkOptions {
 
 type ExporterModule = Record<string, new (config: object) => unknown>;
 
-const EXPORTER_PACKAGES: Record<
-  OtlpSignalConfig['protocol'],
-  Record<Signal, string>
-> = {
-  grpc: {
-    traces: '@opentelemetry/exporter-trace-otlp-grpc',
-    metrics: '@opentelemetry/exporter-metrics-otlp-grpc',
-    logs: '@opentelemetry/exporter-logs-otlp-grpc',
-  },
-  'http/protobuf': {
-    traces: '@opentelemetry/exporter-trace-otlp-proto',
-    metrics: '@opentelemetry/exporter-metrics-otlp-proto',
-    logs: '@opentelemetry/exporter-logs-otlp-proto',
-  },
-  'http/json': {
-    traces: '@opentelemetry/exporter-trace-otlp-http',
-    metrics: '@opentelemetry/exporter-metrics-otlp-http',
-    logs: '@opentelemetry/exporter-logs-otlp-http',
-  },
-};
-
 const EXPORTER_CLASS: Record<Signal, string> = {
   traces: 'OTLPTraceExporter',
   metrics: 'OTLPMetricExporter',
   logs: 'OTLPLogExporter',
 };
+
+// Dev note: exporter packages are required on demand, one literal require() each (see the note
+// on `require` above), so a process that exports over gRPC never loads the HTTP exporters.
+function requireExporter(
+  protocol: OtlpSignalConfig['protocol'],
+  signal: Signal
+): ExporterModule {
+  switch (protocol) {
+    case 'grpc':
+      if (signal === 'traces')
+        return require('@opentelemetry/exporter-trace-otlp-grpc') as ExporterModule;
+      if (signal === 'metrics')
+        return require('@opentelemetry/exporter-metrics-otlp-grpc') as ExporterModule;
+      return require('@opentelemetry/exporter-logs-otlp-grpc') as ExporterModule;
+    case 'http/protobuf':
+      if (signal === 'traces')
+        return require('@opentelemetry/exporter-trace-otlp-proto') as ExporterModule;
+      if (signal === 'metrics')
+        return require('@opentelemetry/exporter-metrics-otlp-proto') as ExporterModule;
+      return require('@opentelemetry/exporter-logs-otlp-proto') as ExporterModule;
+    case 'http/json':
+      if (signal === 'traces')
+        return require('@opentelemetry/exporter-trace-otlp-http') as ExporterModule;
+      if (signal === 'metrics')
+        return require('@opentelemetry/exporter-metrics-otlp-http') as ExporterModule;
+      return require('@opentelemetry/exporter-logs-otlp-http') as ExporterModule;
+  }
+}
 
 function readFileOrWarn(
   file: string | undefined,
@@ -129,14 +139,12 @@ function readFileOrWarn(
   }
 }
 
-// Dev note: exporter packages are required on demand, so a process that exports over gRPC
-// never loads the HTTP exporters and vice versa.
 function createOtlpExporter(signal: Signal, c: OtlpSignalConfig): unknown {
-  const mod = require(EXPORTER_PACKAGES[c.protocol][signal]) as ExporterModule;
+  const mod = requireExporter(c.protocol, signal);
   const Exporter = mod[EXPORTER_CLASS[signal]];
   if (!Exporter)
     throw new Error(
-      `${EXPORTER_PACKAGES[c.protocol][signal]} has no ${EXPORTER_CLASS[signal]}`
+      `no ${EXPORTER_CLASS[signal]} in the ${c.protocol} ${signal} exporter package`
     );
   const ca = readFileOrWarn(c.certificateFile, 'OTLP certificate');
   const key = readFileOrWarn(c.clientKeyFile, 'OTLP client key');
