@@ -14,7 +14,9 @@ import {
 } from '@opentelemetry/api';
 import {
   CompositePropagator,
+  ExportResultCode,
   setGlobalErrorHandler,
+  type ExportResult,
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
@@ -33,12 +35,13 @@ import {
   BatchLogRecordProcessor,
   ConsoleLogRecordExporter,
   SimpleLogRecordProcessor,
-  type LogRecordExporter,
   type LogRecordProcessor,
 } from '@opentelemetry/sdk-logs';
 import {
+  AggregationTemporality,
   ConsoleMetricExporter,
   PeriodicExportingMetricReader,
+  type InstrumentType,
   type IMetricReader,
   type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
@@ -52,7 +55,6 @@ import {
   SimpleSpanProcessor,
   TraceIdRatioBasedSampler,
   type Sampler,
-  type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import type { ForksafeConfig, OtlpSignalConfig, Signal } from './config.ts';
@@ -171,6 +173,74 @@ function createOtlpExporter(signal: Signal, c: OtlpSignalConfig): unknown {
   const agent =
     ca || key || cert ? { httpAgentOptions: { ca, key, cert } } : {};
   return new Exporter({ ...common, headers: { ...c.headers }, ...agent });
+}
+
+interface ExporterLike {
+  export(items: unknown, done: (result: ExportResult) => void): void;
+  forceFlush?(): Promise<void>;
+  shutdown(): Promise<void>;
+  selectAggregationTemporality?(type: InstrumentType): AggregationTemporality;
+}
+
+/**
+ * An OTLP exporter that is built on first use (the first export, or the first collection for
+ * metrics) rather than at startup. If it cannot be built, that is said once and what it is
+ * given is dropped.
+ */
+// Dev note: building an OTLP exporter loads its transport (gRPC alone is ~20 ms of a worker's
+// startup) and the first export comes seconds after the app started listening. It defines no
+// selectAggregation: the OTLP exporters' default (no aggregationPreference, which no variable
+// sets) is the metric reader's own default.
+class DeferredOtlpExporter implements ExporterLike {
+  private real: ExporterLike | null | undefined;
+  private readonly signal: Signal;
+  private readonly config: OtlpSignalConfig;
+  constructor(signal: Signal, config: OtlpSignalConfig) {
+    this.signal = signal;
+    this.config = config;
+  }
+
+  private get(): ExporterLike | null {
+    if (this.real === undefined) {
+      try {
+        this.real = createOtlpExporter(
+          this.signal,
+          this.config
+        ) as ExporterLike;
+      } catch (err) {
+        this.real = null;
+        log.error(
+          `cannot create the ${this.signal} exporter; ${this.signal} are not exported`,
+          err
+        );
+      }
+    }
+    return this.real;
+  }
+
+  export(items: unknown, done: (result: ExportResult) => void): void {
+    const real = this.get();
+    // Already reported in one line; the processors need not repeat it for every batch.
+    if (!real) done({ code: ExportResultCode.SUCCESS });
+    else real.export(items, done);
+  }
+
+  selectAggregationTemporality(type: InstrumentType): AggregationTemporality {
+    return (
+      this.get()?.selectAggregationTemporality?.(type) ??
+      AggregationTemporality.CUMULATIVE
+    );
+  }
+
+  forceFlush(): Promise<void> {
+    return this.real?.forceFlush?.() ?? Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    // Never built: nothing to close, and nothing is built now.
+    if (this.real === undefined) this.real = null;
+    return this.real?.shutdown() ?? Promise.resolve();
+  }
 }
 
 function createSampler(config: ForksafeConfig): Sampler {
@@ -312,10 +382,7 @@ function buildSignals(config: ForksafeConfig): {
         name === 'console'
           ? new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() })
           : new BatchSpanProcessor({
-              exporter: createOtlpExporter(
-                'traces',
-                config.otlp.traces
-              ) as SpanExporter,
+              exporter: new DeferredOtlpExporter('traces', config.otlp.traces),
               ...config.bsp,
             })
       );
@@ -326,10 +393,10 @@ function buildSignals(config: ForksafeConfig): {
       const exporter =
         name === 'console'
           ? new ConsoleMetricExporter()
-          : (createOtlpExporter(
+          : (new DeferredOtlpExporter(
               'metrics',
               config.otlp.metrics
-            ) as PushMetricExporter);
+            ) as unknown as PushMetricExporter);
       const { intervalMillis, timeoutMillis } = config.metricExport;
       metricReaders.push(
         new PeriodicExportingMetricReader({
@@ -349,10 +416,7 @@ function buildSignals(config: ForksafeConfig): {
               exporter: new ConsoleLogRecordExporter(),
             })
           : new BatchLogRecordProcessor({
-              exporter: createOtlpExporter(
-                'logs',
-                config.otlp.logs
-              ) as LogRecordExporter,
+              exporter: new DeferredOtlpExporter('logs', config.otlp.logs),
               ...config.blrp,
             })
       );
