@@ -1,6 +1,6 @@
 // What the preload does, by role: nothing (disabled, thread, excluded), start the SDK now
 // (cluster worker), or patch cluster.fork and wait to see whether this process forks (primary)
-// or not (standalone). Called once per process by register.ts.
+// or not (standalone). Called once per process by preload.ts.
 import cluster from 'node:cluster';
 import { randomUUID, createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
@@ -70,7 +70,7 @@ function connectApiDiag(config: ForksafeConfig): void {
 
 // Dev note: the SDK is required only when this process is known to export; require() keeps
 // the start synchronous, so a worker's SDK is up before app code. `npm run build` bundles it
-// into one file (scripts/bundle-sdk.mjs), which loads in about half the time of the ~700
+// into one file (scripts/bundle.mjs), which loads in about half the time of the ~700
 // files it is made of; the plain ES build is the fallback when the bundle is absent.
 function startSdk(config: ForksafeConfig, options: StartSdkOptions): SdkHandle {
   const bundle = new URL('./sdk.bundle.cjs', import.meta.url);
@@ -155,7 +155,7 @@ function createPreloadMatcher(selfUrl: string): (specifier: string) => boolean {
 }
 
 /**
- * Runs the preload's work for this process. May throw; register.ts catches and reports.
+ * Runs the preload's work for this process. May throw; preload.ts catches and reports.
  */
 export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   const config = readConfig();

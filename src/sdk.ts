@@ -65,7 +65,7 @@ import type {
 import { log } from './diag.ts';
 import type { ProcessIdentity } from './identity.ts';
 
-// Dev note: scripts/bundle-sdk.mjs removes this line when it bundles this file into
+// Dev note: scripts/bundle.mjs removes this line when it bundles this file into
 // dist/src/sdk.bundle.cjs, so that there the literal require() calls below name modules inside
 // the bundle (each evaluated on first call); in the plain ES build they load from node_modules.
 const require = createRequire(import.meta.url);

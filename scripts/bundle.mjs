@@ -1,6 +1,9 @@
-// Build step (after tsc): bundles the SDK path, src/sdk.ts with @opentelemetry/sdk-node and
-// the exporters, into one CommonJS file, dist/src/sdk.bundle.cjs, which bootstrap.ts requires
-// in processes that export. One file loads much faster than ~700 small ones.
+// Build step (after tsc), two bundles:
+// - dist/src/preload.js: src/preload.ts and the modules it imports, in place of tsc's output
+//   of the same name (ES module, every package external). What every process loads.
+// - dist/src/sdk.bundle.cjs: the SDK path, src/sdk.ts with @opentelemetry/sdk-node and the
+//   exporters, which bootstrap.ts requires in processes that export. One CommonJS file loads
+//   in about half the time of the ~700 small ones it is made of.
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +82,19 @@ const freeRequirePlugin = {
     });
   },
 };
+
+await build({
+  entryPoints: [join(ROOT, 'src', 'preload.ts')],
+  outfile: join(ROOT, 'dist', 'src', 'preload.js'),
+  allowOverwrite: true,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: true,
+  logLevel: 'warning',
+});
 
 await build({
   entryPoints: [join(ROOT, 'src', 'sdk.ts')],
