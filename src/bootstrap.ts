@@ -1,6 +1,6 @@
 // What the preload does, by role: nothing (disabled, thread, excluded), start the SDK now
 // (cluster worker), or patch cluster.fork and wait to see whether this process forks (primary)
-// or not (standalone). Called once per process by register.ts.
+// or not (standalone). Called once per process by preload.ts.
 import cluster from 'node:cluster';
 import { randomUUID, createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
-import { diag, metrics, trace } from '@opentelemetry/api';
+import type * as Api from '@opentelemetry/api';
 import { patchClusterFork } from './cluster-patch.ts';
 import {
   describeConfig,
@@ -16,7 +16,8 @@ import {
   WORKER_MARKER_VARS,
   type ForksafeConfig,
 } from './config.ts';
-import {
+import type * as DeferredExports from './deferred-providers.ts';
+import type {
   DeferredMeterProvider,
   DeferredTracerProvider,
 } from './deferred-providers.ts';
@@ -34,7 +35,11 @@ import {
   workerIdentity,
   type ProcessIdentity,
 } from './identity.ts';
-import { hookedModules, loadInstrumentations } from './instrumentations.ts';
+import { hookedModules } from './instrumentations.ts';
+import {
+  startLazyInstrumentations,
+  type LazyInstrumentations,
+} from './lazy-instrumentations.ts';
 import { classifyProcess, type ProcessRole } from './process-role.ts';
 import type * as SdkExports from './sdk.ts';
 import type { SdkHandle, StartSdkOptions } from './sdk.ts';
@@ -45,10 +50,33 @@ const require = createRequire(import.meta.url);
 
 type SdkModule = typeof SdkExports;
 
-// Dev note: the SDK (≈0.5 s of module loading) is required only when this process is known
-// to export; require() keeps the start synchronous, so a worker's SDK is up before app code.
+// Dev note: nothing heavy is loaded before the role is known. The API alone costs ~15 ms and
+// ~8 MB, which a cluster primary never needs: it is required only when the app (or an
+// instrumentation) loads it, or when this process starts an SDK.
+function loadApi(): typeof Api {
+  return require('@opentelemetry/api') as typeof Api;
+}
+
+let apiDiagConnected = false;
+/** Routes the API's own diag messages (SDK, exporters, instrumentations) through our writer. */
+function connectApiDiag(config: ForksafeConfig): void {
+  if (apiDiagConnected) return;
+  apiDiagConnected = true;
+  loadApi().diag.setLogger(createDiagBridge(), {
+    logLevel: toDiagLogLevel(config.logLevel),
+    suppressOverrideMessage: true,
+  });
+}
+
+// Dev note: the SDK is required only when this process is known to export; require() keeps
+// the start synchronous, so a worker's SDK is up before app code. `npm run build` bundles it
+// into one file (scripts/bundle.mjs), which loads in about half the time of the ~700
+// files it is made of; the plain ES build is the fallback when the bundle is absent.
 function startSdk(config: ForksafeConfig, options: StartSdkOptions): SdkHandle {
-  const sdk = require('./sdk.js') as SdkModule;
+  const bundle = new URL('./sdk.bundle.cjs', import.meta.url);
+  const sdk = (
+    existsSync(bundle) ? require(fileURLToPath(bundle)) : require('./sdk.js')
+  ) as SdkModule;
   return sdk.startSdk(config, options);
 }
 
@@ -127,7 +155,7 @@ function createPreloadMatcher(selfUrl: string): (specifier: string) => boolean {
 }
 
 /**
- * Runs the preload's work for this process. May throw; register.ts catches and reports.
+ * Runs the preload's work for this process. May throw; preload.ts catches and reports.
  */
 export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   const config = readConfig();
@@ -153,11 +181,6 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   );
   if (role === 'disabled' || role === 'thread' || role === 'excluded') return;
 
-  // The API's own messages (SDK, exporters, instrumentations) go through our one-line writer.
-  diag.setLogger(createDiagBridge(), {
-    logLevel: toDiagLogLevel(config.logLevel),
-    suppressOverrideMessage: true,
-  });
   const digest = problemsDigest(config.problems);
   // A worker forked by our patch inherits its primary's environment: the primary has already
   // reported these problems once, so the worker stays quiet about them.
@@ -170,8 +193,14 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   const configuredId = config.resourceAttributes['service.instance.id'];
 
   if (role === 'worker') {
-    const instrumentations = loadInstrumentations(config.instrumentations);
-    registerImportHook(hookedModules(config.instrumentations));
+    connectApiDiag(config);
+    const lazy = startLazyInstrumentations(config.instrumentations);
+    state.esmModuleLoading = url => lazy.esmModuleLoading(url);
+    lazy.loadUnhooked();
+    // Dev note: the ESM loader hooks cost a loader thread (~40 ms, ~12 MB); a CommonJS entry
+    // is covered by the require hooks alone.
+    if (esmEntryUrl(scripts) !== undefined)
+      registerImportHook(hookedModules(config.instrumentations));
     const identity = workerIdentity({
       marker:
         marker !== undefined && marker.primaryPid === process.ppid
@@ -183,7 +212,7 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
       ppid: process.ppid,
     });
     reportDerivedId(identity);
-    const sdk = startSdk(config, { identity, instrumentations });
+    const sdk = startSdk(config, { identity, instrumentations: lazy.loaded });
     installShutdown(sdk, config);
     log.debug(`SDK started: worker service.instance.id=${identity.instanceId}`);
     return;
@@ -224,21 +253,63 @@ function startUndecided(ctx: UndecidedContext): void {
   let phase: 'undecided' | 'standalone' | 'primary' = 'undecided';
   let sdk: SdkHandle | undefined;
   const modules = hookedModules(config.instrumentations);
-  // TODO(#6): load each instrumentation only when its module is first required.
-  const instrumentations = loadInstrumentations(config.instrumentations);
+  const entryUrl = esmEntryUrl(ctx.scripts);
+  // Deferred providers exist from the moment the API is first loaded (by the app or an
+  // instrumentation) or the SDK starts, whichever comes first; a primary may never need them.
+  let deferred:
+    | {
+        tracerProvider: DeferredTracerProvider;
+        meterProvider: DeferredMeterProvider;
+      }
+    | undefined;
+  const ensureDeferred = (): NonNullable<typeof deferred> => {
+    if (deferred) return deferred;
+    const api = loadApi();
+    const { DeferredMeterProvider: Meters, DeferredTracerProvider: Tracers } =
+      require('./deferred-providers.js') as typeof DeferredExports;
+    deferred = {
+      tracerProvider: new Tracers(() => {
+        try {
+          decideStandalone('first span');
+        } catch (err) {
+          log.error(
+            'the SDK failed to start; the application continues uninstrumented',
+            err
+          );
+        }
+      }),
+      meterProvider: new Meters(),
+    };
+    api.trace.setGlobalTracerProvider(deferred.tracerProvider);
+    api.metrics.setGlobalMeterProvider(deferred.meterProvider);
+    connectApiDiag(config);
+    return deferred;
+  };
+  // Instrumentations load as their modules do, also while undecided: a standalone app
+  // requires its modules in its first turn, before the role is known.
+  const lazy: LazyInstrumentations = startLazyInstrumentations(
+    config.instrumentations,
+    {
+      onApiLoaded: () => {
+        if (phase === 'undecided') ensureDeferred();
+      },
+    }
+  );
+  state.esmModuleLoading = url => lazy.esmModuleLoading(url);
 
   const decideStandalone = (reason: string): void => {
     if (phase !== 'undecided') return;
     phase = 'standalone';
     setRole('standalone');
-    registerImportHook(modules);
+    const { tracerProvider, meterProvider } = ensureDeferred();
+    lazy.loadUnhooked();
     sdk = startSdk(config, {
       identity: standaloneIdentity({
         configuredId: ctx.configuredId,
         pid: process.pid,
         ppid: process.ppid,
       }),
-      instrumentations,
+      instrumentations: lazy.loaded,
       deferred: { tracerProvider, meterProvider },
     });
     installShutdown(sdk, config);
@@ -250,36 +321,22 @@ function startUndecided(ctx: UndecidedContext): void {
     const was = phase;
     phase = 'primary';
     setRole('primary');
-    for (const instrumentation of instrumentations) instrumentation.disable();
+    lazy.stop();
     if (was === 'undecided') {
-      tracerProvider.attach(undefined);
-      meterProvider.attach(undefined);
+      deferred?.tracerProvider.attach(undefined);
+      deferred?.meterProvider.attach(undefined);
       log.debug('first cluster.fork(): this process is a primary; no SDK here');
       return;
     }
     // A late fork: this process exported as a standalone app until now. It flushes what it
     // has and goes quiet; its workers report from here on.
-    tracerProvider.silence();
-    meterProvider.silence();
+    deferred?.tracerProvider.silence();
+    deferred?.meterProvider.silence();
     void sdk?.shutdown();
     log.debug(
       'cluster.fork() after the SDK started: now a primary; SDK shut down'
     );
   };
-
-  const tracerProvider = new DeferredTracerProvider(() => {
-    try {
-      decideStandalone('first span');
-    } catch (err) {
-      log.error(
-        'the SDK failed to start; the application continues uninstrumented',
-        err
-      );
-    }
-  });
-  const meterProvider = new DeferredMeterProvider();
-  trace.setGlobalTracerProvider(tracerProvider);
-  metrics.setGlobalMeterProvider(meterProvider);
 
   patchClusterFork(cluster, {
     preloadUrl: ctx.selfUrl,
@@ -300,7 +357,6 @@ function startUndecided(ctx: UndecidedContext): void {
       );
     }
   };
-  const entryUrl = esmEntryUrl(ctx.scripts);
   if (entryUrl !== undefined) {
     registerImportHook(modules);
     registerEntryMarker(entryUrl);

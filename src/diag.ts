@@ -1,6 +1,6 @@
 // The only writer to stderr: one line per problem, prefixed `otel-forksafe:`, and the bridge
 // that routes the OpenTelemetry API's own diag messages through the same filter.
-import { DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import type { DiagLogLevel, DiagLogger } from '@opentelemetry/api';
 
 /** OTEL_LOG_LEVEL values, lower-cased (OpenTelemetry spec: "General SDK Configuration"). */
 export type LogLevelName =
@@ -20,17 +20,24 @@ interface DiagState {
   level: LogLevelName;
   role: string;
   seen: Set<string>;
+  seenExportFailures: Set<string>;
   write: (line: string) => void;
 }
 
-const state: DiagState = {
+// Dev note: the state lives on globalThis, so that the copy of this module inside the SDK
+// bundle (dist/src/sdk.bundle.cjs) and the preload's copy print with one level, one role and
+// one memory of what was already said.
+const STATE_SLOT = Symbol.for('otel-forksafe.diag');
+type GlobalWithDiag = typeof globalThis & { [STATE_SLOT]?: DiagState };
+const state: DiagState = ((globalThis as GlobalWithDiag)[STATE_SLOT] ??= {
   level: 'warn',
   role: 'starting',
   seen: new Set(),
+  seenExportFailures: new Set(),
   write: line => {
     process.stderr.write(line);
   },
-};
+});
 
 /** Sets the threshold (from OTEL_LOG_LEVEL) and, for tests, where lines go. */
 export function configureDiag(options: {
@@ -104,8 +111,6 @@ function emit(level: LogLevelName, message: string, once: boolean): void {
   );
 }
 
-const seenExportFailures = new Set<string>();
-
 /** Our own diagnostics. error/warn lines are printed once per distinct text. */
 export const log = {
   /**
@@ -120,8 +125,8 @@ export const log = {
       .trim();
     // One line per kind of failure: the first sentence, numbers folded.
     const key = normaliseSdkMessage(text.split(/\.(?:\s|$)/)[0] ?? text);
-    if (seenExportFailures.has(key) && !isLevelEnabled('debug')) return;
-    seenExportFailures.add(key);
+    if (state.seenExportFailures.has(key) && !isLevelEnabled('debug')) return;
+    state.seenExportFailures.add(key);
     emit(
       'error',
       `telemetry export failed: ${text} (check OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_PROTOCOL; repeats are not printed)`,
@@ -206,14 +211,16 @@ export function createDiagBridge(): DiagLogger {
 
 /** Maps our level names onto the API's DiagLogLevel. */
 export function toDiagLogLevel(level: LogLevelName): DiagLogLevel {
+  // Dev note: DiagLogLevel's values written out, so that loading this module does not load
+  // the API: a cluster primary never needs it (see the benchmark's primary RSS row).
   const map: Record<LogLevelName, DiagLogLevel> = {
-    none: DiagLogLevel.NONE,
-    error: DiagLogLevel.ERROR,
-    warn: DiagLogLevel.WARN,
-    info: DiagLogLevel.INFO,
-    debug: DiagLogLevel.DEBUG,
-    verbose: DiagLogLevel.VERBOSE,
-    all: DiagLogLevel.ALL,
+    none: 0,
+    error: 30,
+    warn: 50,
+    info: 60,
+    debug: 70,
+    verbose: 80,
+    all: 9999,
   };
   return map[level];
 }

@@ -1,5 +1,6 @@
 // Registers the ESM loader hooks: import-in-the-middle (so instrumentations can wrap ES
-// modules, limited to the modules they hook) and, while the role is undecided, the entry marker.
+// modules, limited to the modules they hook) with our lazy-loading marker in front of it and,
+// while the role is undecided, the entry marker.
 import { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
@@ -20,6 +21,8 @@ export function registerImportHook(modules: readonly string[]): void {
     fromInstrumentation.resolve('import-in-the-middle/hook.mjs')
   );
   register(hookUrl, { data: { include: [...new Set(modules)] } });
+  // Registered after iitm, so it runs first and sees iitm's wrappers (hooks chain last-in first).
+  register(new URL('./esm-lazy-hook.js', import.meta.url));
 }
 
 /** Registers the hook that appends the "entry evaluated" marker to `entryUrl`. */

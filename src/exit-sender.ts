@@ -26,6 +26,8 @@ export interface ExitRequest {
 }
 
 export interface ExitSenderData {
+  /** Marks the thread's data as ours: this module is also bundled into the SDK bundle. */
+  readonly otelForksafeExitSender: true;
   /** Int32Array view: [0] done flag, [1] requests that succeeded, [2] requests that failed. */
   readonly flag: SharedArrayBuffer;
   readonly requests: readonly ExitRequest[];
@@ -138,6 +140,11 @@ async function main(data: ExitSenderData): Promise<void> {
   Atomics.notify(flag, FLAG.done);
 }
 
-if (workerData !== null && typeof workerData === 'object') {
+// Dev note: this file is also part of the SDK bundle (for FLAG), where it must do nothing;
+// it runs only as the entry of a thread started by flushSync().
+if (
+  (workerData as Partial<ExitSenderData> | null)?.otelForksafeExitSender ===
+  true
+) {
   void main(workerData as ExitSenderData);
 }

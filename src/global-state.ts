@@ -9,6 +9,8 @@ export interface ForksafeGlobalState {
   role: string;
   /** Called by the marker our ESM loader hook appends to an ESM entry module. */
   mainEvaluated?: () => void;
+  /** Called by the statement our loader hook puts in import-in-the-middle's module wrappers. */
+  esmModuleLoading?: (url: string) => void;
 }
 
 const SLOT = Symbol.for('otel-forksafe');

@@ -14,7 +14,9 @@ import {
 } from '@opentelemetry/api';
 import {
   CompositePropagator,
+  ExportResultCode,
   setGlobalErrorHandler,
+  type ExportResult,
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
@@ -33,13 +35,14 @@ import {
   BatchLogRecordProcessor,
   ConsoleLogRecordExporter,
   SimpleLogRecordProcessor,
-  type LogRecordExporter,
   type LogRecordProcessor,
   type ReadableLogRecord,
 } from '@opentelemetry/sdk-logs';
 import {
+  AggregationTemporality,
   ConsoleMetricExporter,
   PeriodicExportingMetricReader,
+  type InstrumentType,
   type IMetricReader,
   type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
@@ -54,7 +57,6 @@ import {
   TraceIdRatioBasedSampler,
   type ReadableSpan,
   type Sampler,
-  type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import type { ForksafeConfig, OtlpSignalConfig, Signal } from './config.ts';
@@ -74,6 +76,9 @@ import {
   type SyncFlushSources,
 } from './sync-flush.ts';
 
+// Dev note: scripts/bundle.mjs removes this line when it bundles this file into
+// dist/src/sdk.bundle.cjs, so that there the literal require() calls below name modules inside
+// the bundle (each evaluated on first call); in the plain ES build they load from node_modules.
 const require = createRequire(import.meta.url);
 
 /** A started SDK. */
@@ -105,32 +110,39 @@ export interface StartSdkOptions {
 
 type ExporterModule = Record<string, new (config: object) => unknown>;
 
-const EXPORTER_PACKAGES: Record<
-  OtlpSignalConfig['protocol'],
-  Record<Signal, string>
-> = {
-  grpc: {
-    traces: '@opentelemetry/exporter-trace-otlp-grpc',
-    metrics: '@opentelemetry/exporter-metrics-otlp-grpc',
-    logs: '@opentelemetry/exporter-logs-otlp-grpc',
-  },
-  'http/protobuf': {
-    traces: '@opentelemetry/exporter-trace-otlp-proto',
-    metrics: '@opentelemetry/exporter-metrics-otlp-proto',
-    logs: '@opentelemetry/exporter-logs-otlp-proto',
-  },
-  'http/json': {
-    traces: '@opentelemetry/exporter-trace-otlp-http',
-    metrics: '@opentelemetry/exporter-metrics-otlp-http',
-    logs: '@opentelemetry/exporter-logs-otlp-http',
-  },
-};
-
 const EXPORTER_CLASS: Record<Signal, string> = {
   traces: 'OTLPTraceExporter',
   metrics: 'OTLPMetricExporter',
   logs: 'OTLPLogExporter',
 };
+
+// Dev note: exporter packages are required on demand, one literal require() each (see the note
+// on `require` above), so a process that exports over gRPC never loads the HTTP exporters.
+function requireExporter(
+  protocol: OtlpSignalConfig['protocol'],
+  signal: Signal
+): ExporterModule {
+  switch (protocol) {
+    case 'grpc':
+      if (signal === 'traces')
+        return require('@opentelemetry/exporter-trace-otlp-grpc') as ExporterModule;
+      if (signal === 'metrics')
+        return require('@opentelemetry/exporter-metrics-otlp-grpc') as ExporterModule;
+      return require('@opentelemetry/exporter-logs-otlp-grpc') as ExporterModule;
+    case 'http/protobuf':
+      if (signal === 'traces')
+        return require('@opentelemetry/exporter-trace-otlp-proto') as ExporterModule;
+      if (signal === 'metrics')
+        return require('@opentelemetry/exporter-metrics-otlp-proto') as ExporterModule;
+      return require('@opentelemetry/exporter-logs-otlp-proto') as ExporterModule;
+    case 'http/json':
+      if (signal === 'traces')
+        return require('@opentelemetry/exporter-trace-otlp-http') as ExporterModule;
+      if (signal === 'metrics')
+        return require('@opentelemetry/exporter-metrics-otlp-http') as ExporterModule;
+      return require('@opentelemetry/exporter-logs-otlp-http') as ExporterModule;
+  }
+}
 
 function readFileOrWarn(
   file: string | undefined,
@@ -148,14 +160,12 @@ function readFileOrWarn(
   }
 }
 
-// Dev note: exporter packages are required on demand, so a process that exports over gRPC
-// never loads the HTTP exporters and vice versa.
 function createOtlpExporter(signal: Signal, c: OtlpSignalConfig): unknown {
-  const mod = require(EXPORTER_PACKAGES[c.protocol][signal]) as ExporterModule;
+  const mod = requireExporter(c.protocol, signal);
   const Exporter = mod[EXPORTER_CLASS[signal]];
   if (!Exporter)
     throw new Error(
-      `${EXPORTER_PACKAGES[c.protocol][signal]} has no ${EXPORTER_CLASS[signal]}`
+      `no ${EXPORTER_CLASS[signal]} in the ${c.protocol} ${signal} exporter package`
     );
   const ca = readFileOrWarn(c.certificateFile, 'OTLP certificate');
   const key = readFileOrWarn(c.clientKeyFile, 'OTLP client key');
@@ -182,6 +192,74 @@ function createOtlpExporter(signal: Signal, c: OtlpSignalConfig): unknown {
   const agent =
     ca || key || cert ? { httpAgentOptions: { ca, key, cert } } : {};
   return new Exporter({ ...common, headers: { ...c.headers }, ...agent });
+}
+
+interface ExporterLike {
+  export(items: unknown, done: (result: ExportResult) => void): void;
+  forceFlush?(): Promise<void>;
+  shutdown(): Promise<void>;
+  selectAggregationTemporality?(type: InstrumentType): AggregationTemporality;
+}
+
+/**
+ * An OTLP exporter that is built on first use (the first export, or the first collection for
+ * metrics) rather than at startup. If it cannot be built, that is said once and what it is
+ * given is dropped.
+ */
+// Dev note: building an OTLP exporter loads its transport (gRPC alone is ~20 ms of a worker's
+// startup) and the first export comes seconds after the app started listening. It defines no
+// selectAggregation: the OTLP exporters' default (no aggregationPreference, which no variable
+// sets) is the metric reader's own default.
+class DeferredOtlpExporter implements ExporterLike {
+  private real: ExporterLike | null | undefined;
+  private readonly signal: Signal;
+  private readonly config: OtlpSignalConfig;
+  constructor(signal: Signal, config: OtlpSignalConfig) {
+    this.signal = signal;
+    this.config = config;
+  }
+
+  private get(): ExporterLike | null {
+    if (this.real === undefined) {
+      try {
+        this.real = createOtlpExporter(
+          this.signal,
+          this.config
+        ) as ExporterLike;
+      } catch (err) {
+        this.real = null;
+        log.error(
+          `cannot create the ${this.signal} exporter; ${this.signal} are not exported`,
+          err
+        );
+      }
+    }
+    return this.real;
+  }
+
+  export(items: unknown, done: (result: ExportResult) => void): void {
+    const real = this.get();
+    // Already reported in one line; the processors need not repeat it for every batch.
+    if (!real) done({ code: ExportResultCode.SUCCESS });
+    else real.export(items, done);
+  }
+
+  selectAggregationTemporality(type: InstrumentType): AggregationTemporality {
+    return (
+      this.get()?.selectAggregationTemporality?.(type) ??
+      AggregationTemporality.CUMULATIVE
+    );
+  }
+
+  forceFlush(): Promise<void> {
+    return this.real?.forceFlush?.() ?? Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    // Never built: nothing to close, and nothing is built now.
+    if (this.real === undefined) this.real = null;
+    return this.real?.shutdown() ?? Promise.resolve();
+  }
 }
 
 function createSampler(config: ForksafeConfig): Sampler {
@@ -335,7 +413,7 @@ function buildSignals(config: ForksafeConfig): {
         config.bsp.maxQueueSize + config.bsp.maxExportBatchSize
       );
       const exporter = new LedgerExporter(
-        createOtlpExporter('traces', config.otlp.traces) as SpanExporter,
+        new DeferredOtlpExporter('traces', config.otlp.traces),
         ledger
       );
       spanProcessors.push(
@@ -352,10 +430,10 @@ function buildSignals(config: ForksafeConfig): {
       const exporter =
         name === 'console'
           ? new ConsoleMetricExporter()
-          : (createOtlpExporter(
+          : (new DeferredOtlpExporter(
               'metrics',
               config.otlp.metrics
-            ) as PushMetricExporter);
+            ) as unknown as PushMetricExporter);
       const { intervalMillis, timeoutMillis } = config.metricExport;
       const reader = new PeriodicExportingMetricReader({
         exporter,
@@ -382,7 +460,7 @@ function buildSignals(config: ForksafeConfig): {
         config.blrp.maxQueueSize + config.blrp.maxExportBatchSize
       );
       const exporter = new LedgerExporter(
-        createOtlpExporter('logs', config.otlp.logs) as LogRecordExporter,
+        new DeferredOtlpExporter('logs', config.otlp.logs),
         ledger
       );
       logRecordProcessors.push(
@@ -466,7 +544,8 @@ export function startSdk(
         () => {
           shutdownDone = true;
         },
-        (err: unknown) => log.error('SDK shutdown failed', err)
+        // Export failures at shutdown are export failures: one deduplicated line.
+        (err: unknown) => log.exportFailed(err)
       );
       return shutdownPromise;
     },

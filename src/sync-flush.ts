@@ -11,6 +11,8 @@
 // they are read defensively: if one is missing, metrics are skipped and the debug log says
 // so; the exit-path tests fail if that ever happens.
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   MessageChannel,
   receiveMessageOnPort,
@@ -302,6 +304,14 @@ function toRequest(
   };
 }
 
+// Dev note: in the SDK bundle (CommonJS, dist/src/sdk.bundle.cjs) import.meta.url is empty
+// and __filename names the bundle; either way the sender is exit-sender.js next to it.
+function senderPath(): string {
+  return typeof __filename === 'string'
+    ? join(dirname(__filename), 'exit-sender.js')
+    : fileURLToPath(new URL('./exit-sender.js', import.meta.url));
+}
+
 /**
  * Exports synchronously whatever the sources still hold. Blocks the calling thread for at
  * most `timeoutMillis` (plus the thread's start). Never throws.
@@ -375,13 +385,14 @@ export function flushSync(
   let worker: Worker | undefined;
   try {
     const data: ExitSenderData = {
+      otelForksafeExitSender: true,
       flag,
       requests,
       timeoutMillis,
       port: port2,
     };
     // execArgv: [] keeps the preload (and any loader) out of the sender thread.
-    worker = new Worker(new URL('./exit-sender.js', import.meta.url), {
+    worker = new Worker(senderPath(), {
       workerData: data,
       transferList: [port2],
       execArgv: [],

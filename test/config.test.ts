@@ -88,16 +88,16 @@ describe('readConfig: defaults', () => {
     assert.equal(config.worker, undefined);
   });
 
-  test('instrumentations: http and express on; fs, dns, net, host-metrics off', () => {
+  test('instrumentations: http and express on; fs, dns, net, host-metrics off; aws-lambda off outside Lambda', () => {
     for (const on of ['http', 'express', 'undici', 'pg']) {
       assert.ok(config.instrumentations.includes(on), `${on} is enabled`);
     }
-    for (const off of ['fs', 'dns', 'net', 'host-metrics']) {
+    for (const off of ['fs', 'dns', 'net', 'host-metrics', 'aws-lambda']) {
       assert.ok(!config.instrumentations.includes(off), `${off} is disabled`);
     }
     assert.equal(
       config.instrumentations.length,
-      INSTRUMENTATION_NAMES.length - 4,
+      INSTRUMENTATION_NAMES.length - 5,
       'everything else is on'
     );
   });
@@ -319,7 +319,26 @@ describe('readConfig: instrumentations', () => {
     assert.ok(config.instrumentations.includes('http'));
     assert.equal(
       config.instrumentations.length,
-      INSTRUMENTATION_NAMES.length - 6
+      INSTRUMENTATION_NAMES.length - 7
+    );
+  });
+
+  test('aws-lambda is on inside AWS Lambda (LAMBDA_TASK_ROOT and _HANDLER set)', () => {
+    assert.ok(
+      clean({
+        LAMBDA_TASK_ROOT: '/var/task',
+        _HANDLER: 'index.handler',
+      }).instrumentations.includes('aws-lambda')
+    );
+    assert.ok(
+      !clean({ LAMBDA_TASK_ROOT: '/var/task' }).instrumentations.includes(
+        'aws-lambda'
+      )
+    );
+    assert.ok(
+      !clean({
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'aws-lambda',
+      }).instrumentations.includes('aws-lambda')
     );
   });
 
