@@ -1,6 +1,7 @@
 // What the preload does, by role: nothing (disabled, thread, excluded), start the SDK now
 // (cluster worker), or patch cluster.fork and wait to see whether this process forks (primary)
 // or not (standalone). Called once per process by register.ts.
+import childProcess from 'node:child_process';
 import cluster from 'node:cluster';
 import { randomUUID, createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { diag, metrics, trace } from '@opentelemetry/api';
+import { patchChildProcess } from './child-process-patch.ts';
 import { patchClusterFork } from './cluster-patch.ts';
 import {
   describeConfig,
@@ -168,6 +170,11 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     for (const problem of config.problems) log.warn(problem);
   }
   const configuredId = config.resourceAttributes['service.instance.id'];
+  // Children started from here load the preload and continue the active trace.
+  patchChildProcess(childProcess, {
+    preloadUrl: selfUrl,
+    isOurPreload: createPreloadMatcher(selfUrl),
+  });
 
   if (role === 'worker') {
     const instrumentations = loadInstrumentations(config.instrumentations);

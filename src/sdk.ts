@@ -61,6 +61,7 @@ import type {
   DeferredTracerProvider,
 } from './deferred-providers.ts';
 import { log } from './diag.ts';
+import { extractEnvContext, ProcessRootContextManager } from './env-context.ts';
 import type { ProcessIdentity } from './identity.ts';
 
 const require = createRequire(import.meta.url);
@@ -369,6 +370,7 @@ export function startSdk(
   // no-op for the constructor, so our one-line stderr logger stays in place.
   const setLogger = diag.setLogger;
   diag.setLogger = () => true;
+  const contextManager = new ProcessRootContextManager();
   let sdk: NodeSDK;
   try {
     sdk = new NodeSDK({
@@ -379,6 +381,7 @@ export function startSdk(
       logRecordProcessors,
       sampler: createSampler(config),
       textMapPropagator: createPropagator(config),
+      contextManager,
       instrumentations: [...options.instrumentations],
     });
   } finally {
@@ -388,6 +391,10 @@ export function startSdk(
   trace.disable();
   metrics.disable();
   sdk.start();
+  // A parent process (or CI runner) that started this one inside a span passed it in
+  // TRACEPARENT/TRACESTATE: spans started with no active context continue that trace.
+  const envContext = extractEnvContext();
+  if (envContext) contextManager.setRoot(envContext);
   const { deferred } = options;
   if (deferred) {
     // Dev note: the deferred providers stay the global ones, delegating to the SDK's, so a
