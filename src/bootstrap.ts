@@ -37,6 +37,7 @@ import {
   type ProcessIdentity,
 } from './identity.ts';
 import { hookedModules, loadInstrumentations } from './instrumentations.ts';
+import { pm2Identity } from './pm2.ts';
 import { classifyProcess, type ProcessRole } from './process-role.ts';
 import type * as SdkExports from './sdk.ts';
 import type { SdkHandle, StartSdkOptions } from './sdk.ts';
@@ -179,16 +180,25 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   if (role === 'worker') {
     const instrumentations = loadInstrumentations(config.instrumentations);
     registerImportHook(hookedModules(config.instrumentations));
-    const identity = workerIdentity({
-      marker:
-        marker !== undefined && marker.primaryPid === process.ppid
-          ? marker
-          : undefined,
-      clusterWorkerId: cluster.worker?.id,
-      configuredId,
-      pid: process.pid,
-      ppid: process.ppid,
-    });
+    // A pm2 cluster instance is keyed to pm2's instance number (pm2's daemon is excluded).
+    const identity = config.pm2
+      ? pm2Identity({
+          pm2: config.pm2,
+          configuredId,
+          clusterWorkerId: cluster.worker?.id,
+          pid: process.pid,
+          ppid: process.ppid,
+        })
+      : workerIdentity({
+          marker:
+            marker !== undefined && marker.primaryPid === process.ppid
+              ? marker
+              : undefined,
+          clusterWorkerId: cluster.worker?.id,
+          configuredId,
+          pid: process.pid,
+          ppid: process.ppid,
+        });
     reportDerivedId(identity);
     const sdk = startSdk(config, { identity, instrumentations });
     installShutdown(sdk, config);
@@ -240,11 +250,19 @@ function startUndecided(ctx: UndecidedContext): void {
     setRole('standalone');
     registerImportHook(modules);
     sdk = startSdk(config, {
-      identity: standaloneIdentity({
-        configuredId: ctx.configuredId,
-        pid: process.pid,
-        ppid: process.ppid,
-      }),
+      identity: config.pm2
+        ? pm2Identity({
+            pm2: config.pm2,
+            configuredId: ctx.configuredId,
+            clusterWorkerId: undefined,
+            pid: process.pid,
+            ppid: process.ppid,
+          })
+        : standaloneIdentity({
+            configuredId: ctx.configuredId,
+            pid: process.pid,
+            ppid: process.ppid,
+          }),
       instrumentations,
       deferred: { tracerProvider, meterProvider },
     });

@@ -4,6 +4,7 @@
 // Ref: https://opentelemetry.io/docs/specs/otel/protocol/exporter/
 import type { LogLevelName } from './diag.ts';
 import { INSTRUMENTATION_NAMES } from './instrumentation-table.ts';
+import { parsePm2Env, type Pm2Process } from './pm2.ts';
 
 /** A telemetry signal. */
 export type Signal = 'traces' | 'metrics' | 'logs';
@@ -77,6 +78,8 @@ export interface ForksafeConfig {
   readonly exclude: readonly string[];
   readonly shutdownTimeoutMillis: number;
   readonly worker: WorkerMarker | undefined;
+  /** Set in an app process started by pm2 (cluster or fork mode); see src/pm2.ts. */
+  readonly pm2: Pm2Process | undefined;
   /** One sentence per bad value: the variable, the value, what was used instead. */
   readonly problems: readonly string[];
 }
@@ -147,6 +150,11 @@ export const DEFAULT_EXCLUDED_TOOLS: readonly string[] = [
   'corepack',
   'node-gyp',
   'tsc',
+  // Supervisors: their own process stays dark, the app processes they start are instrumented
+  // (pm2's app containers are told apart in process-role.ts).
+  'pm2',
+  'pm2-runtime',
+  'nodemon',
 ];
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 
@@ -564,6 +572,8 @@ export function readConfig(env: Env = process.env): ForksafeConfig {
       { min: 0, integer: true }
     ),
     worker: readWorkerMarker(r),
+    // Ref: pm2 lib/ProcessContainer.js: the app's pm2 environment arrives as JSON in `pm2_env`.
+    pm2: parsePm2Env(r.raw('pm2_env'), r.raw('PM2_PROCESS_INSTANCE_VAR')),
     problems: r.problems,
   };
   return deepFreeze(config);
