@@ -38,6 +38,7 @@ import {
 } from './identity.ts';
 import { hookedModules, loadInstrumentations } from './instrumentations.ts';
 import { pm2Identity } from './pm2.ts';
+import { publishThreadIdentity, threadIdentity } from './threads.ts';
 import { classifyProcess, type ProcessRole } from './process-role.ts';
 import type * as SdkExports from './sdk.ts';
 import type { SdkHandle, StartSdkOptions } from './sdk.ts';
@@ -154,6 +155,10 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   log.debug(
     `otel-forksafe ${VERSION} node ${process.version} pid ${process.pid} ppid ${process.ppid} role ${role}${tool === undefined ? '' : ` (${tool})`} config ${describeConfig(config)}`
   );
+  if (role === 'thread' && config.threads === 'export') {
+    startThread(config, selfUrl);
+    return;
+  }
   if (role === 'disabled' || role === 'thread' || role === 'excluded') return;
 
   // The API's own messages (SDK, exporters, instrumentations) go through our one-line writer.
@@ -200,6 +205,7 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
           ppid: process.ppid,
         });
     reportDerivedId(identity);
+    if (config.threads === 'export') publishThreadIdentity(identity);
     const sdk = startSdk(config, { identity, instrumentations });
     installShutdown(sdk, config);
     log.debug(`SDK started: worker service.instance.id=${identity.instanceId}`);
@@ -215,6 +221,31 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     digest,
     configuredId,
   });
+}
+
+// OTEL_FORKSAFE_THREADS=export: a worker thread exports under its process's identity.
+function startThread(config: ForksafeConfig, selfUrl: string): void {
+  const identity = threadIdentity();
+  if (identity === undefined) {
+    log.debug(
+      'no identity published by the main thread (a primary or a tool): dormant'
+    );
+    return;
+  }
+  diag.setLogger(createDiagBridge(), {
+    logLevel: toDiagLogLevel(config.logLevel),
+    suppressOverrideMessage: true,
+  });
+  patchChildProcess(childProcess, {
+    preloadUrl: selfUrl,
+    isOurPreload: createPreloadMatcher(selfUrl),
+  });
+  const instrumentations = loadInstrumentations(config.instrumentations);
+  const sdk = startSdk(config, { identity, instrumentations });
+  installShutdown(sdk, config);
+  log.debug(
+    `SDK started: thread of service.instance.id=${identity.instanceId}`
+  );
 }
 
 function reportDerivedId(identity: ProcessIdentity): void {
@@ -243,6 +274,21 @@ function startUndecided(ctx: UndecidedContext): void {
   const modules = hookedModules(config.instrumentations);
   // TODO(#6): load each instrumentation only when its module is first required.
   const instrumentations = loadInstrumentations(config.instrumentations);
+  // Drawn now so that threads started while the role is undecided already know it.
+  const identity = config.pm2
+    ? pm2Identity({
+        pm2: config.pm2,
+        configuredId: ctx.configuredId,
+        clusterWorkerId: undefined,
+        pid: process.pid,
+        ppid: process.ppid,
+      })
+    : standaloneIdentity({
+        configuredId: ctx.configuredId,
+        pid: process.pid,
+        ppid: process.ppid,
+      });
+  if (config.threads === 'export') publishThreadIdentity(identity);
 
   const decideStandalone = (reason: string): void => {
     if (phase !== 'undecided') return;
@@ -250,19 +296,7 @@ function startUndecided(ctx: UndecidedContext): void {
     setRole('standalone');
     registerImportHook(modules);
     sdk = startSdk(config, {
-      identity: config.pm2
-        ? pm2Identity({
-            pm2: config.pm2,
-            configuredId: ctx.configuredId,
-            clusterWorkerId: undefined,
-            pid: process.pid,
-            ppid: process.ppid,
-          })
-        : standaloneIdentity({
-            configuredId: ctx.configuredId,
-            pid: process.pid,
-            ppid: process.ppid,
-          }),
+      identity,
       instrumentations,
       deferred: { tracerProvider, meterProvider },
     });
@@ -275,6 +309,7 @@ function startUndecided(ctx: UndecidedContext): void {
     const was = phase;
     phase = 'primary';
     setRole('primary');
+    if (config.threads === 'export') publishThreadIdentity(undefined);
     for (const instrumentation of instrumentations) instrumentation.disable();
     if (was === 'undecided') {
       tracerProvider.attach(undefined);

@@ -48,6 +48,9 @@ export interface BatchConfig {
   readonly maxExportBatchSize: number;
 }
 
+/** OTEL_FORKSAFE_THREADS values. */
+export type ThreadsMode = 'dormant' | 'export';
+
 /** Identity a worker received from the primary's fork patch (internal env markers). */
 export interface WorkerMarker {
   readonly slot: number;
@@ -78,6 +81,11 @@ export interface ForksafeConfig {
   readonly exclude: readonly string[];
   readonly shutdownTimeoutMillis: number;
   readonly worker: WorkerMarker | undefined;
+  /**
+   * OTEL_FORKSAFE_THREADS: `dormant` (default, one SDK per process, threads export nothing) or
+   * `export` (each worker thread starts an SDK under its process's identity plus thread.id).
+   */
+  readonly threads: ThreadsMode;
   /** Set in an app process started by pm2 (cluster or fork mode); see src/pm2.ts. */
   readonly pm2: Pm2Process | undefined;
   /** One sentence per bad value: the variable, the value, what was used instead. */
@@ -570,6 +578,11 @@ export function readConfig(env: Env = process.env): ForksafeConfig {
       'OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS',
       DEFAULT_SHUTDOWN_TIMEOUT_MS,
       { min: 0, integer: true }
+    ),
+    threads: r.oneOf(
+      'OTEL_FORKSAFE_THREADS',
+      ['dormant', 'export'] as const,
+      'dormant'
     ),
     worker: readWorkerMarker(r),
     // Ref: pm2 lib/ProcessContainer.js: the app's pm2 environment arrives as JSON in `pm2_env`.
