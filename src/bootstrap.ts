@@ -37,9 +37,13 @@ import {
   type ProcessIdentity,
 } from './identity.ts';
 import { hookedModules, loadInstrumentations } from './instrumentations.ts';
-import { pm2Identity } from './pm2.ts';
+import { pm2Identity, type Pm2Process } from './pm2.ts';
 import { publishThreadIdentity, threadIdentity } from './threads.ts';
-import { classifyProcess, type ProcessRole } from './process-role.ts';
+import {
+  classifyProcess,
+  isPm2AppContainer,
+  type ProcessRole,
+} from './process-role.ts';
 import type * as SdkExports from './sdk.ts';
 import type { SdkHandle, StartSdkOptions } from './sdk.ts';
 import { installShutdown } from './shutdown.ts';
@@ -176,6 +180,8 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     for (const problem of config.problems) log.warn(problem);
   }
   const configuredId = config.resourceAttributes['service.instance.id'];
+  // pm2's variables are inherited by every child of a pm2 app: only its container uses them.
+  const pm2 = scripts.some(isPm2AppContainer) ? config.pm2 : undefined;
   // Children started from here load the preload and continue the active trace.
   patchChildProcess(childProcess, {
     preloadUrl: selfUrl,
@@ -186,9 +192,9 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     const instrumentations = loadInstrumentations(config.instrumentations);
     registerImportHook(hookedModules(config.instrumentations));
     // A pm2 cluster instance is keyed to pm2's instance number (pm2's daemon is excluded).
-    const identity = config.pm2
+    const identity = pm2
       ? pm2Identity({
-          pm2: config.pm2,
+          pm2,
           configuredId,
           clusterWorkerId: cluster.worker?.id,
           pid: process.pid,
@@ -220,6 +226,7 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     selfUrl,
     digest,
     configuredId,
+    pm2,
   });
 }
 
@@ -264,6 +271,7 @@ interface UndecidedContext {
   selfUrl: string;
   digest: string;
   configuredId: string | undefined;
+  pm2: Pm2Process | undefined;
 }
 
 // A main-thread process that is not a worker: primary if it forks, standalone if it does not.
@@ -275,9 +283,9 @@ function startUndecided(ctx: UndecidedContext): void {
   // TODO(#6): load each instrumentation only when its module is first required.
   const instrumentations = loadInstrumentations(config.instrumentations);
   // Drawn now so that threads started while the role is undecided already know it.
-  const identity = config.pm2
+  const identity = ctx.pm2
     ? pm2Identity({
-        pm2: config.pm2,
+        pm2: ctx.pm2,
         configuredId: ctx.configuredId,
         clusterWorkerId: undefined,
         pid: process.pid,

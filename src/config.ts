@@ -4,7 +4,7 @@
 // Ref: https://opentelemetry.io/docs/specs/otel/protocol/exporter/
 import type { LogLevelName } from './diag.ts';
 import { INSTRUMENTATION_NAMES } from './instrumentation-table.ts';
-import { parsePm2Env, type Pm2Process } from './pm2.ts';
+import { parsePm2Env, pm2ProcessFrom, type Pm2Process } from './pm2.ts';
 
 /** A telemetry signal. */
 export type Signal = 'traces' | 'metrics' | 'logs';
@@ -86,7 +86,10 @@ export interface ForksafeConfig {
    * `export` (each worker thread starts an SDK under its process's identity plus thread.id).
    */
   readonly threads: ThreadsMode;
-  /** Set in an app process started by pm2 (cluster or fork mode); see src/pm2.ts. */
+  /**
+   * pm2's fields when the environment has them (cluster mode: `pm2_env`; fork mode: spread
+   * variables). bootstrap trusts them only in pm2's app container; see src/pm2.ts.
+   */
   readonly pm2: Pm2Process | undefined;
   /** One sentence per bad value: the variable, the value, what was used instead. */
   readonly problems: readonly string[];
@@ -586,7 +589,9 @@ export function readConfig(env: Env = process.env): ForksafeConfig {
     ),
     worker: readWorkerMarker(r),
     // Ref: pm2 lib/ProcessContainer.js: the app's pm2 environment arrives as JSON in `pm2_env`.
-    pm2: parsePm2Env(r.raw('pm2_env'), r.raw('PM2_PROCESS_INSTANCE_VAR')),
+    pm2:
+      parsePm2Env(r.raw('pm2_env'), r.raw('PM2_PROCESS_INSTANCE_VAR')) ??
+      pm2ProcessFrom(env, r.raw('PM2_PROCESS_INSTANCE_VAR')),
     problems: r.problems,
   };
   return deepFreeze(config);

@@ -26,30 +26,49 @@ export interface Pm2Process {
 }
 
 /**
- * Reads `pm2_env` (the JSON pm2's daemon puts in its app container's environment; the container
- * copies it into process.env only after preloads have run). `instanceVar` is the daemon's
- * PM2_PROCESS_INSTANCE_VAR override, if any. Returns undefined for anything else. Never throws.
+ * Reads `pm2_env`: in cluster mode pm2's daemon hands its app container the app's pm2
+ * environment as this one JSON variable (the container copies it into process.env only after
+ * preloads have run). `instanceVar` is the daemon's PM2_PROCESS_INSTANCE_VAR override, if any.
+ * Returns undefined for anything else. Never throws.
  */
 export function parsePm2Env(
   raw: string | undefined,
   instanceVar: string | undefined
 ): Pm2Process | undefined {
   if (raw === undefined) return undefined;
-  let env: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(raw);
     if (typeof parsed !== 'object' || parsed === null) return undefined;
-    env = parsed as Record<string, unknown>;
+    return pm2ProcessFrom(parsed as Record<string, unknown>, instanceVar);
   } catch {
     return undefined;
   }
+}
+
+/** A whole number from a JSON number or a non-empty numeric string; NaN otherwise. */
+function toInteger(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value.trim() !== '') return Number(value);
+  return NaN;
+}
+
+/**
+ * Reads pm2's fields (`pm_id`, `name`, `PM2_HOME`, the instance variable) from a pm2
+ * environment: the parsed `pm2_env` (cluster mode) or the process environment itself (fork
+ * mode, where pm2 spreads them into the app's environment). Only trust the result in pm2's
+ * own app container: every child of a pm2 app inherits the spread variables.
+ */
+export function pm2ProcessFrom(
+  env: Readonly<Record<string, unknown>>,
+  instanceVar: string | undefined
+): Pm2Process | undefined {
   const key =
     instanceVar ??
     (typeof env.instance_var === 'string'
       ? env.instance_var
       : 'NODE_APP_INSTANCE');
-  const instance = Number(env[key]);
-  const pmId = Number(env.pm_id);
+  const instance = toInteger(env[key]);
+  const pmId = toInteger(env.pm_id);
   if (!Number.isInteger(instance) || instance < 0 || !Number.isInteger(pmId))
     return undefined;
   return {

@@ -1,7 +1,7 @@
 // Unit tests of src/pm2.ts: reading pm2_env and the instance-keyed service.instance.id.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parsePm2Env, pm2Identity } from '../src/pm2.ts';
+import { parsePm2Env, pm2Identity, pm2ProcessFrom } from '../src/pm2.ts';
 
 const PM2_ENV = JSON.stringify({
   name: 'api',
@@ -53,6 +53,25 @@ describe('parsePm2Env', () => {
       assert.deepEqual(parsePm2Env(c.raw, c.instanceVar), c.expect);
     });
   }
+});
+
+describe('pm2ProcessFrom (fork mode: pm2 spreads its fields into the environment)', () => {
+  test('string values from the environment', () => {
+    assert.deepEqual(
+      pm2ProcessFrom(
+        { name: 'api', pm_id: '4', NODE_APP_INSTANCE: '0', PM2_HOME: '/h' },
+        undefined
+      ),
+      { name: 'api', pmId: 4, instance: 0, home: '/h' }
+    );
+  });
+  test('an ordinary environment is not pm2', () => {
+    assert.equal(pm2ProcessFrom({ PATH: '/bin' }, undefined), undefined);
+    assert.equal(
+      pm2ProcessFrom({ pm_id: '', NODE_APP_INSTANCE: '' }, undefined),
+      undefined
+    );
+  });
 });
 
 describe('pm2Identity', () => {

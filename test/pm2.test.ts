@@ -372,3 +372,38 @@ test('otel-launch pm2-runtime ecosystem.config.cjs: 4 instances with distinct id
     await destroy(h);
   }
 });
+
+test('pm2 fork mode: the instance is keyed to its instance number; pm2 restart keeps the id', async () => {
+  sink().clear();
+  const h = await makeHome();
+  try {
+    const started = await pm2(h, [
+      'start',
+      fixture('pm2-app.cjs'),
+      '--name',
+      APP,
+      '--node-args=--import otel-forksafe/register',
+    ]);
+    assert.equal(started.code, 0, describe(started));
+    const first = await request(h.port, 1, 200);
+    await waitForSpansFrom([first]);
+    const restarted = await pm2(h, ['restart', APP]);
+    assert.equal(restarted.code, 0, describe(restarted));
+    let second = first;
+    for (let i = 0; second === first && i < 100; i++) {
+      second = await request(h.port, 2 + i, 200);
+    }
+    assert.notEqual(second, first, 'pm2 restart started a new process');
+    await waitForSpansFrom([second]);
+    const ids = idsByPid([first, second]);
+    assert.match(ids.get(first) ?? '', /-w0$/);
+    assert.equal(ids.get(second), ids.get(first), 'the same id after restart');
+    const span = sink()
+      .spans()
+      .find(s => s.resource['process.pid'] === second);
+    assert.equal(typeof span?.resource['nodejs.pm2.pm_id'], 'number');
+    assert.deepEqual(exportingPids(), new Set([first, second]));
+  } finally {
+    await destroy(h);
+  }
+});
