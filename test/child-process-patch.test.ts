@@ -72,7 +72,7 @@ function patched(): { cp: typeof ChildProcessModule; calls: Call[] } {
 
 type Env = Record<string, string | undefined>;
 const envOf = (value: unknown): Env =>
-  ((value as { env?: Env } | undefined)?.env ?? {}) as Env;
+  (value as { env?: Env } | undefined)?.env ?? {};
 
 describe('patchChildProcess: where the options go', () => {
   const cb = (): void => {};
