@@ -236,3 +236,36 @@ test('TRACEPARENT from the environment parents the first spans of a process', as
     child.kill();
   }
 });
+
+test('ES modules: named imports of node:child_process are wrapped too', async () => {
+  sink().clear();
+  const app = startNode(fixture('child-process-esm.mjs'), {
+    nodeArgs: IMPORT,
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink().grpcEndpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    },
+  });
+  try {
+    const seen = JSON.parse(await app.waitForLine('TRACEPARENTS')) as {
+      named: string;
+      default: string;
+    };
+    app.child.stdin?.end();
+    assert.equal((await app.exited).code, 0, describe(app));
+    await sink().waitFor(
+      () =>
+        sink()
+          .spans()
+          .some(s => s.name === 'parent'),
+      { what: 'the parent span' }
+    );
+    const parent = sink()
+      .spans()
+      .find(s => s.name === 'parent');
+    const expected = `00-${parent?.traceId}-${parent?.spanId}-01`;
+    assert.deepEqual(seen, { named: expected, default: expected });
+  } finally {
+    app.kill();
+  }
+});
