@@ -1,6 +1,7 @@
 // What the preload does, by role: nothing (disabled, thread, excluded), start the SDK now
 // (cluster worker), or patch cluster.fork and wait to see whether this process forks (primary)
 // or not (standalone). Called once per process by preload.ts.
+import childProcess from 'node:child_process';
 import cluster from 'node:cluster';
 import { randomUUID, createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import type * as Api from '@opentelemetry/api';
+import { patchChildProcess } from './child-process-patch.ts';
 import { patchClusterFork } from './cluster-patch.ts';
 import {
   describeConfig,
@@ -40,7 +42,13 @@ import {
   startLazyInstrumentations,
   type LazyInstrumentations,
 } from './lazy-instrumentations.ts';
-import { classifyProcess, type ProcessRole } from './process-role.ts';
+import { pm2Identity, type Pm2Process } from './pm2.ts';
+import {
+  classifyProcess,
+  isPm2AppContainer,
+  type ProcessRole,
+} from './process-role.ts';
+import { publishThreadIdentity, threadIdentity } from './threads.ts';
 import type * as SdkExports from './sdk.ts';
 import type { SdkHandle, StartSdkOptions } from './sdk.ts';
 import { installShutdown } from './shutdown.ts';
@@ -179,6 +187,10 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   log.debug(
     `otel-forksafe ${VERSION} node ${process.version} pid ${process.pid} ppid ${process.ppid} role ${role}${tool === undefined ? '' : ` (${tool})`} config ${describeConfig(config)}`
   );
+  if (role === 'thread' && config.threads === 'export') {
+    startThread(config, selfUrl);
+    return;
+  }
   if (role === 'disabled' || role === 'thread' || role === 'excluded') return;
 
   const digest = problemsDigest(config.problems);
@@ -191,6 +203,13 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     for (const problem of config.problems) log.warn(problem);
   }
   const configuredId = config.resourceAttributes['service.instance.id'];
+  // pm2's variables are inherited by every child of a pm2 app: only its container uses them.
+  const pm2 = scripts.some(isPm2AppContainer) ? config.pm2 : undefined;
+  // Children started from here load the preload and continue the active trace.
+  patchChildProcess(childProcess, {
+    preloadUrl: selfUrl,
+    isOurPreload: createPreloadMatcher(selfUrl),
+  });
 
   if (role === 'worker') {
     connectApiDiag(config);
@@ -201,17 +220,27 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     // is covered by the require hooks alone.
     if (esmEntryUrl(scripts) !== undefined)
       registerImportHook(hookedModules(config.instrumentations));
-    const identity = workerIdentity({
-      marker:
-        marker !== undefined && marker.primaryPid === process.ppid
-          ? marker
-          : undefined,
-      clusterWorkerId: cluster.worker?.id,
-      configuredId,
-      pid: process.pid,
-      ppid: process.ppid,
-    });
+    // A pm2 cluster instance is keyed to pm2's instance number (pm2's daemon is excluded).
+    const identity = pm2
+      ? pm2Identity({
+          pm2,
+          configuredId,
+          clusterWorkerId: cluster.worker?.id,
+          pid: process.pid,
+          ppid: process.ppid,
+        })
+      : workerIdentity({
+          marker:
+            marker !== undefined && marker.primaryPid === process.ppid
+              ? marker
+              : undefined,
+          clusterWorkerId: cluster.worker?.id,
+          configuredId,
+          pid: process.pid,
+          ppid: process.ppid,
+        });
     reportDerivedId(identity);
+    if (config.threads === 'export') publishThreadIdentity(identity);
     const sdk = startSdk(config, { identity, instrumentations: lazy.loaded });
     installShutdown(sdk, config);
     log.debug(`SDK started: worker service.instance.id=${identity.instanceId}`);
@@ -226,7 +255,31 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     selfUrl,
     digest,
     configuredId,
+    pm2,
   });
+}
+
+// OTEL_FORKSAFE_THREADS=export: a worker thread exports under its process's identity.
+function startThread(config: ForksafeConfig, selfUrl: string): void {
+  const identity = threadIdentity();
+  if (identity === undefined) {
+    log.debug(
+      'no identity published by the main thread (a primary or a tool): dormant'
+    );
+    return;
+  }
+  connectApiDiag(config);
+  patchChildProcess(childProcess, {
+    preloadUrl: selfUrl,
+    isOurPreload: createPreloadMatcher(selfUrl),
+  });
+  const lazy = startLazyInstrumentations(config.instrumentations);
+  lazy.loadUnhooked();
+  const sdk = startSdk(config, { identity, instrumentations: lazy.loaded });
+  installShutdown(sdk, config);
+  log.debug(
+    `SDK started: thread of service.instance.id=${identity.instanceId}`
+  );
 }
 
 function reportDerivedId(identity: ProcessIdentity): void {
@@ -245,6 +298,7 @@ interface UndecidedContext {
   selfUrl: string;
   digest: string;
   configuredId: string | undefined;
+  pm2: Pm2Process | undefined;
 }
 
 // A main-thread process that is not a worker: primary if it forks, standalone if it does not.
@@ -296,6 +350,21 @@ function startUndecided(ctx: UndecidedContext): void {
     }
   );
   state.esmModuleLoading = url => lazy.esmModuleLoading(url);
+  // Drawn now so that threads started while the role is undecided already know it.
+  const identity = ctx.pm2
+    ? pm2Identity({
+        pm2: ctx.pm2,
+        configuredId: ctx.configuredId,
+        clusterWorkerId: undefined,
+        pid: process.pid,
+        ppid: process.ppid,
+      })
+    : standaloneIdentity({
+        configuredId: ctx.configuredId,
+        pid: process.pid,
+        ppid: process.ppid,
+      });
+  if (config.threads === 'export') publishThreadIdentity(identity);
 
   const decideStandalone = (reason: string): void => {
     if (phase !== 'undecided') return;
@@ -304,11 +373,7 @@ function startUndecided(ctx: UndecidedContext): void {
     const { tracerProvider, meterProvider } = ensureDeferred();
     lazy.loadUnhooked();
     sdk = startSdk(config, {
-      identity: standaloneIdentity({
-        configuredId: ctx.configuredId,
-        pid: process.pid,
-        ppid: process.ppid,
-      }),
+      identity,
       instrumentations: lazy.loaded,
       deferred: { tracerProvider, meterProvider },
     });
@@ -322,6 +387,7 @@ function startUndecided(ctx: UndecidedContext): void {
     phase = 'primary';
     setRole('primary');
     lazy.stop();
+    if (config.threads === 'export') publishThreadIdentity(undefined);
     if (was === 'undecided') {
       deferred?.tracerProvider.attach(undefined);
       deferred?.meterProvider.attach(undefined);

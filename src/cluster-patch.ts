@@ -89,11 +89,16 @@ export function patchClusterFork(
     if (slot !== undefined) {
       const taken = slot;
       liveSlots.set(taken, worker);
-      // Dev note: the worker's own 'exit' fires before cluster's 'exit', so a replacement
-      // forked from the app's cluster.on('exit') handler gets this slot back.
-      worker.once('exit', () => {
+      // Dev note: the worker's own 'exit' and 'disconnect' fire before cluster's, so a
+      // replacement forked from the app's cluster.on('exit') handler gets this slot back.
+      // The slot is freed at the first of the two: throng (and other supervisors) revive a
+      // worker on 'disconnect', which comes before 'exit'. The old process may live on a
+      // moment after disconnecting (flushing), sharing the id with its replacement.
+      const release = (): void => {
         if (liveSlots.get(taken) === worker) liveSlots.delete(taken);
-      });
+      };
+      worker.once('disconnect', release);
+      worker.once('exit', release);
     }
     return worker;
   } as ForkFn;

@@ -4,6 +4,7 @@
 // Ref: https://opentelemetry.io/docs/specs/otel/protocol/exporter/
 import type { LogLevelName } from './diag.ts';
 import { INSTRUMENTATION_NAMES } from './instrumentation-table.ts';
+import { parsePm2Env, pm2ProcessFrom, type Pm2Process } from './pm2.ts';
 
 /** A telemetry signal. */
 export type Signal = 'traces' | 'metrics' | 'logs';
@@ -47,6 +48,9 @@ export interface BatchConfig {
   readonly maxExportBatchSize: number;
 }
 
+/** OTEL_FORKSAFE_THREADS values. */
+export type ThreadsMode = 'dormant' | 'export';
+
 /** Identity a worker received from the primary's fork patch (internal env markers). */
 export interface WorkerMarker {
   readonly slot: number;
@@ -77,6 +81,16 @@ export interface ForksafeConfig {
   readonly exclude: readonly string[];
   readonly shutdownTimeoutMillis: number;
   readonly worker: WorkerMarker | undefined;
+  /**
+   * OTEL_FORKSAFE_THREADS: `dormant` (default, one SDK per process, threads export nothing) or
+   * `export` (each worker thread starts an SDK under its process's identity plus thread.id).
+   */
+  readonly threads: ThreadsMode;
+  /**
+   * pm2's fields when the environment has them (cluster mode: `pm2_env`; fork mode: spread
+   * variables). bootstrap trusts them only in pm2's app container; see src/pm2.ts.
+   */
+  readonly pm2: Pm2Process | undefined;
   /** One sentence per bad value: the variable, the value, what was used instead. */
   readonly problems: readonly string[];
 }
@@ -150,6 +164,11 @@ export const DEFAULT_EXCLUDED_TOOLS: readonly string[] = [
   'corepack',
   'node-gyp',
   'tsc',
+  // Supervisors: their own process stays dark, the app processes they start are instrumented
+  // (pm2's app containers are told apart in process-role.ts).
+  'pm2',
+  'pm2-runtime',
+  'nodemon',
 ];
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 
@@ -644,7 +663,16 @@ export function readConfig(env: Env = process.env): ForksafeConfig {
       DEFAULT_SHUTDOWN_TIMEOUT_MS,
       { min: 0, integer: true }
     ),
+    threads: r.oneOf(
+      'OTEL_FORKSAFE_THREADS',
+      ['dormant', 'export'] as const,
+      'dormant'
+    ),
     worker: readWorkerMarker(r),
+    // Ref: pm2 lib/ProcessContainer.js: the app's pm2 environment arrives as JSON in `pm2_env`.
+    pm2:
+      parsePm2Env(r.raw('pm2_env'), r.raw('PM2_PROCESS_INSTANCE_VAR')) ??
+      pm2ProcessFrom(env, r.raw('PM2_PROCESS_INSTANCE_VAR')),
     problems: r.problems,
   };
   return deepFreeze(config);

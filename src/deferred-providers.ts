@@ -2,7 +2,9 @@
 // meters taken while the main module loads keep working once the SDK starts: the metrics API
 // has no proxy of its own, so without this a module-load meter would stay a no-op forever.
 import {
+  context,
   createNoopMeter,
+  ROOT_CONTEXT,
   ProxyTracerProvider,
   type Attributes,
   type BatchObservableCallback,
@@ -301,8 +303,14 @@ class DeferredTracer implements Tracer {
     return tracer;
   }
 
-  startSpan(name: string, options?: SpanOptions, context?: Context): Span {
-    return this.resolve().startSpan(name, options, context);
+  startSpan(name: string, options?: SpanOptions, ctx?: Context): Span {
+    const first = !this.provider.isSettled();
+    const tracer = this.resolve();
+    // Dev note: the span that starts the SDK was given the context that was active before any
+    // context manager existed, always ROOT_CONTEXT; the SDK's manager may know better (the
+    // process's root context from TRACEPARENT, see env-context.ts).
+    if (first && ctx === ROOT_CONTEXT) ctx = context.active();
+    return tracer.startSpan(name, options, ctx);
   }
 
   startActiveSpan: Tracer['startActiveSpan'] = (...args: unknown[]) => {
@@ -327,6 +335,11 @@ export class DeferredTracerProvider implements TracerProvider {
 
   getTracer(name: string, version?: string, options?: TracerOptions): Tracer {
     return new DeferredTracer(this, name, version, options);
+  }
+
+  /** @internal true once the role was settled (first span, attach or silence). */
+  isSettled(): boolean {
+    return this.settled;
   }
 
   /** @internal true once silence() was called. */

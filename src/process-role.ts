@@ -53,11 +53,22 @@ export function toolNamesOf(script: string): string[] {
   return [...names].map(n => n.toLowerCase());
 }
 
+// pm2's app containers (cluster and fork mode) load the app: they live in the pm2 package,
+// which is otherwise a tool (CLI, daemon, pm2-runtime), so they are matched first.
+const PM2_APP_CONTAINER =
+  /[\\/]pm2[\\/]lib[\\/]ProcessContainer(?:Fork)?(?:Bun)?\.js$/;
+
+/** True when `script` is pm2's wrapper that runs an app (not pm2 itself). */
+export function isPm2AppContainer(script: string): boolean {
+  return PM2_APP_CONTAINER.test(script);
+}
+
 /** Classifies the process; cheap and synchronous. */
 export function classifyProcess(facts: RoleFacts): Classification {
   if (facts.disabled) return { role: 'disabled' };
   if (!facts.isMainThread) return { role: 'thread' };
-  for (const script of facts.mainScripts) {
+  const isAppContainer = facts.mainScripts.some(isPm2AppContainer);
+  for (const script of isAppContainer ? [] : facts.mainScripts) {
     const tool = toolNamesOf(script).find(n => facts.exclude.includes(n));
     if (tool !== undefined) return { role: 'excluded', tool };
   }

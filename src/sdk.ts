@@ -65,6 +65,7 @@ import type {
   DeferredTracerProvider,
 } from './deferred-providers.ts';
 import { log } from './diag.ts';
+import { extractEnvContext, ProcessRootContextManager } from './env-context.ts';
 import type { ProcessIdentity } from './identity.ts';
 import {
   flushSync,
@@ -496,6 +497,7 @@ export function startSdk(
   // it, and the batch processors hold each batch back until then: such a batch is in neither
   // the queue nor the exporter, out of the exit-time flush's reach. Settle it now (a few ms).
   void resource.waitForAsyncAttributes?.().catch(() => undefined);
+  const contextManager = new ProcessRootContextManager();
   let sdk: NodeSDK;
   try {
     sdk = new NodeSDK({
@@ -506,6 +508,7 @@ export function startSdk(
       logRecordProcessors,
       sampler: createSampler(config),
       textMapPropagator: createPropagator(config),
+      contextManager,
       instrumentations: [...options.instrumentations],
     });
   } finally {
@@ -515,6 +518,10 @@ export function startSdk(
   trace.disable();
   metrics.disable();
   sdk.start();
+  // A parent process (or CI runner) that started this one inside a span passed it in
+  // TRACEPARENT/TRACESTATE: spans started with no active context continue that trace.
+  const envContext = extractEnvContext();
+  if (envContext) contextManager.setRoot(envContext);
   const { deferred } = options;
   if (deferred) {
     // Dev note: the deferred providers stay the global ones, delegating to the SDK's, so a

@@ -116,11 +116,9 @@ export function installShutdown(sdk: SdkHandle, config: ForksafeConfig): void {
         void sdk.forceFlush();
         return;
       }
-      if (dyingOf !== undefined) {
-        // A second signal while flushing: the user insists; end now.
-        die(signal);
-        return;
-      }
+      // Dev note: a repeat while we flush is ignored (the flush is bounded anyway): nodemon
+      // sends its restart signal twice, and dying at the second would lose the flush.
+      if (dyingOf !== undefined) return;
       dyingOf = signal;
       // Dev note: a flush, not a shutdown: requests still in progress keep ending spans while
       // it runs, and the synchronous flush right before the signal is re-raised takes those.

@@ -108,6 +108,41 @@ const cases: Array<{
     expect: { role: 'excluded', tool: 'node-gyp' },
   },
   {
+    name: 'the pm2 CLI',
+    facts: { mainScripts: ['/srv/app/node_modules/pm2/bin/pm2'] },
+    expect: { role: 'excluded', tool: 'pm2' },
+  },
+  {
+    name: "pm2's daemon (a cluster primary, but a tool)",
+    facts: { mainScripts: ['/usr/lib/node_modules/pm2/lib/Daemon.js'] },
+    expect: { role: 'excluded', tool: 'pm2' },
+  },
+  {
+    name: 'pm2-runtime (runs the daemon in its own process)',
+    facts: { mainScripts: ['/srv/app/node_modules/pm2/bin/pm2-runtime'] },
+    expect: { role: 'excluded', tool: 'pm2-runtime' },
+  },
+  {
+    name: "pm2's cluster-mode app container is a worker",
+    facts: {
+      isClusterWorker: true,
+      mainScripts: ['/srv/app/node_modules/pm2/lib/ProcessContainer.js'],
+    },
+    expect: { role: 'worker' },
+  },
+  {
+    name: "pm2's fork-mode app container is an app",
+    facts: {
+      mainScripts: ['/usr/lib/node_modules/pm2/lib/ProcessContainerFork.js'],
+    },
+    expect: { role: 'undecided' },
+  },
+  {
+    name: 'nodemon (the app it restarts is a child process)',
+    facts: { mainScripts: ['/srv/app/node_modules/nodemon/bin/nodemon.js'] },
+    expect: { role: 'excluded', tool: 'nodemon' },
+  },
+  {
     name: 'an application script is not excluded',
     facts: { mainScripts: ['/srv/app/server.js'] },
     expect: { role: 'undecided' },
