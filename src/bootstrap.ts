@@ -242,7 +242,9 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     reportDerivedId(identity);
     if (config.threads === 'export') publishThreadIdentity(identity);
     const sdk = startSdk(config, { identity, instrumentations: lazy.loaded });
-    installShutdown(sdk, config);
+    installShutdown(sdk, config, {
+      supervisorKillMillis: pm2?.killTimeoutMillis,
+    });
     log.debug(`SDK started: worker service.instance.id=${identity.instanceId}`);
     return;
   }
@@ -377,7 +379,9 @@ function startUndecided(ctx: UndecidedContext): void {
       instrumentations: lazy.loaded,
       deferred: { tracerProvider, meterProvider },
     });
-    installShutdown(sdk, config);
+    installShutdown(sdk, config, {
+      supervisorKillMillis: ctx.pm2?.killTimeoutMillis,
+    });
     log.debug(`SDK started: standalone (${reason})`);
   };
 

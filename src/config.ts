@@ -219,6 +219,22 @@ export const CONFIG_VARS: readonly string[] = [
   'OTEL_LOG_LEVEL',
   'OTEL_FORKSAFE_EXCLUDE',
   'OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS',
+  'OTEL_FORKSAFE_THREADS',
+];
+
+/**
+ * Variables readConfig reads that describe the platform rather than configure us: AWS Lambda
+ * (whether its instrumentation can do anything) and pm2 (the instance number an app container
+ * runs as). No flag mirrors them.
+ */
+export const PLATFORM_VARS: readonly string[] = [
+  'LAMBDA_TASK_ROOT',
+  '_HANDLER',
+  'pm2_env',
+  'pm_id',
+  'NODE_APP_INSTANCE',
+  'PM2_PROCESS_INSTANCE_VAR',
+  'instance_var',
 ];
 
 /**

@@ -23,6 +23,8 @@ export interface Pm2Process {
   readonly instance: number;
   /** PM2_HOME of the daemon, to tell two pm2 installations on one host apart. */
   readonly home: string;
+  /** pm2's `kill_timeout`: how long pm2 waits after SIGINT before SIGKILL (default 1600). */
+  readonly killTimeoutMillis?: number;
 }
 
 /**
@@ -69,6 +71,7 @@ export function pm2ProcessFrom(
       : 'NODE_APP_INSTANCE');
   const instance = toInteger(env[key]);
   const pmId = toInteger(env.pm_id);
+  const killTimeout = toInteger(env.kill_timeout);
   if (!Number.isInteger(instance) || instance < 0 || !Number.isInteger(pmId))
     return undefined;
   return {
@@ -76,6 +79,9 @@ export function pm2ProcessFrom(
     pmId,
     instance,
     home: typeof env.PM2_HOME === 'string' ? env.PM2_HOME : '',
+    ...(Number.isInteger(killTimeout) && killTimeout > 0
+      ? { killTimeoutMillis: killTimeout }
+      : {}),
   };
 }
 

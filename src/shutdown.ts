@@ -35,11 +35,32 @@ export const SHUTDOWN_SIGNALS = [
 type Outcome = 'done' | 'timeout';
 
 /**
+ * The flush bound: OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS, but finished before a supervisor's
+ * SIGKILL when we know its delay (pm2's kill_timeout, 1.6 s by default), so the process still
+ * dies of its signal and not of SIGKILL half-way through the flush.
+ */
+export function boundFor(
+  configured: number,
+  supervisorKillMillis: number | undefined
+): number {
+  if (supervisorKillMillis === undefined || supervisorKillMillis <= 0)
+    return configured;
+  return Math.min(configured, Math.max(100, supervisorKillMillis - 300));
+}
+
+/**
  * Installs the end-of-process delivery for a process that runs the SDK. Called once, on the
  * main thread, right after the SDK started.
  */
-export function installShutdown(sdk: SdkHandle, config: ForksafeConfig): void {
-  const timeoutMillis = config.shutdownTimeoutMillis;
+export function installShutdown(
+  sdk: SdkHandle,
+  config: ForksafeConfig,
+  options: { supervisorKillMillis?: number | undefined } = {}
+): void {
+  const timeoutMillis = boundFor(
+    config.shutdownTimeoutMillis,
+    options.supervisorKillMillis
+  );
   /** When the process started to end: every wait after that shares one bound. */
   let deadline: number | undefined;
   let timedOut = false;

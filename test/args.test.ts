@@ -3,7 +3,12 @@
 // doctor, and NODE_OPTIONS gaining the preload once.
 import assert from 'node:assert/strict';
 import { describe as suite, test } from 'node:test';
-import { CONFIG_VARS, readConfig, WORKER_MARKER_VARS } from '../src/config.ts';
+import {
+  CONFIG_VARS,
+  PLATFORM_VARS,
+  readConfig,
+  WORKER_MARKER_VARS,
+} from '../src/config.ts';
 import {
   ENV_FLAGS,
   flagOf,
@@ -39,7 +44,10 @@ suite('CONFIG_VARS and the flags', () => {
         }
       )
     );
-    const markers = new Set<string>(Object.values(WORKER_MARKER_VARS));
+    const markers = new Set<string>([
+      ...Object.values(WORKER_MARKER_VARS),
+      ...PLATFORM_VARS,
+    ]);
     assert.deepEqual(
       [...seen].filter(v => !markers.has(v)).sort(),
       [...CONFIG_VARS].sort()

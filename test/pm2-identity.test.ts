@@ -39,6 +39,21 @@ describe('parsePm2Env', () => {
       instanceVar: 'OTHER',
       expect: { name: '', pmId: 1, instance: 5, home: '' },
     },
+    {
+      name: "pm2's kill_timeout",
+      raw: JSON.stringify({
+        pm_id: 2,
+        NODE_APP_INSTANCE: 1,
+        kill_timeout: 1600,
+      }),
+      expect: {
+        name: '',
+        pmId: 2,
+        instance: 1,
+        home: '',
+        killTimeoutMillis: 1600,
+      },
+    },
     { name: 'absent', raw: undefined, expect: undefined },
     { name: 'not JSON', raw: '{', expect: undefined },
     { name: 'JSON but not an object', raw: '42', expect: undefined },

@@ -260,3 +260,11 @@ suite(
     }
   }
 );
+
+test('the flush bound ends before a supervisor SIGKILLs (pm2 kill_timeout)', async () => {
+  const { boundFor } = await import('../src/shutdown.ts');
+  assert.equal(boundFor(5000, undefined), 5000);
+  assert.equal(boundFor(5000, 1600), 1300);
+  assert.equal(boundFor(1000, 1600), 1000);
+  assert.equal(boundFor(5000, 200), 100);
+});
