@@ -235,6 +235,7 @@ export const PLATFORM_VARS: readonly string[] = [
   'NODE_APP_INSTANCE',
   'PM2_PROCESS_INSTANCE_VAR',
   'instance_var',
+  'kill_timeout',
 ];
 
 /**

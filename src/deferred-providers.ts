@@ -1,26 +1,31 @@
 // Global tracer and meter providers for a process whose role is not known yet. Tracers and
 // meters taken while the main module loads keep working once the SDK starts: the metrics API
 // has no proxy of its own, so without this a module-load meter would stay a no-op forever.
-import {
-  context,
-  createNoopMeter,
-  ROOT_CONTEXT,
-  ProxyTracerProvider,
-  type Attributes,
-  type BatchObservableCallback,
-  type Context,
-  type Meter,
-  type MeterOptions,
-  type MeterProvider,
-  type MetricOptions,
-  type Observable,
-  type ObservableCallback,
-  type Span,
-  type SpanOptions,
-  type Tracer,
-  type TracerOptions,
-  type TracerProvider,
+import { createRequire } from 'node:module';
+import type * as Api from '@opentelemetry/api';
+import type {
+  Attributes,
+  BatchObservableCallback,
+  Context,
+  Meter,
+  MeterOptions,
+  MeterProvider,
+  MetricOptions,
+  Observable,
+  ObservableCallback,
+  Span,
+  SpanOptions,
+  Tracer,
+  TracerOptions,
+  TracerProvider,
 } from '@opentelemetry/api';
+
+// Dev note: the API is taken through require(), not an ES import. This module is loaded the
+// moment the app first loads the API; when the app is an ES module importing it, an ES import
+// here would re-enter the API's module job while it is still being linked
+// (ERR_REQUIRE_CYCLE_MODULE). The API is CommonJS, so require() returns the one instance.
+const { context, createNoopMeter, ROOT_CONTEXT, ProxyTracerProvider } =
+  createRequire(import.meta.url)('@opentelemetry/api') as typeof Api;
 
 /** Bound on buffered measurements per instrument before the SDK starts. */
 const MAX_BUFFERED = 1000;
