@@ -1,7 +1,7 @@
 // The OTLP protobuf schema the launcher's receiver (--local) and doctor use, as proto text that
 // protobufjs parses at run time (so dist/ needs no .proto file). A subset of opentelemetry-proto
 // merged into one package: every field number and wire type matches upstream, only the
-// fully-qualified message names differ. Same schema as test/helpers/otlp.proto.
+// fully-qualified message names differ. The test receiver (test/helpers/otlp-sink.ts) uses it too.
 // Ref: https://github.com/open-telemetry/opentelemetry-proto/tree/main/opentelemetry/proto
 
 /** The protobuf package of OTLP_PROTO. */

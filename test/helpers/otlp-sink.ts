@@ -16,9 +16,9 @@ import type {
 import { createServer as createNetServer } from 'node:net';
 import type { Server as NetServer, Socket } from 'node:net';
 import { after, before } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
+import { OTLP_PACKAGE, OTLP_PROTO } from '../../src/cli/otlp-schema.ts';
 import type { Type } from 'protobufjs';
 
 /** Which wire protocol delivered a record. */
@@ -128,8 +128,8 @@ export interface OtlpSink {
 
 // ------------------------------------------------------------ proto schema
 
-const PROTO_PATH = fileURLToPath(new URL('./otlp.proto', import.meta.url));
-const PKG = 'otlp_sink.v1';
+// The schema otel-launch ships for --local and doctor: one copy of the OTLP messages.
+const PKG = OTLP_PACKAGE;
 
 interface SignalCodec {
   request: Type;
@@ -144,7 +144,7 @@ let severityValues: Record<string, number> = {};
 
 function getCodecs(): Record<OtlpSignal, SignalCodec> {
   if (codecs) return codecs;
-  const root = protobuf.loadSync(PROTO_PATH);
+  const { root } = protobuf.parse(OTLP_PROTO, { keepCase: false });
   const t = (name: string): Type => root.lookupType(`${PKG}.${name}`);
   spanKindValues = root.lookupEnum(`${PKG}.Span.SpanKind`).values;
   statusCodeValues = root.lookupEnum(`${PKG}.Status.StatusCode`).values;
