@@ -88,6 +88,23 @@ function problemsDigest(problems: readonly string[]): string {
     .slice(0, 12);
 }
 
+// Node options under which argv[1] (if any) is an argument of inline code, not a main module.
+const NO_MAIN_FLAGS = new Set([
+  '-e',
+  '--eval',
+  '-p',
+  '--print',
+  '-i',
+  '--interactive',
+]);
+
+/** Whether Node will load a main module from a file after the preloads. */
+function hasMainModule(): boolean {
+  const script = process.argv[1];
+  if (script === undefined || script === '' || script === '-') return false;
+  return !process.execArgv.some(a => NO_MAIN_FLAGS.has(a.split('=')[0]!));
+}
+
 function mainScripts(): string[] {
   const script = process.argv[1];
   if (script === undefined || script === '') return [];
@@ -285,6 +302,8 @@ function startUndecided(ctx: UndecidedContext): void {
     connectApiDiag(config);
     return deferred;
   };
+  // Set once the main CommonJS module has run (see the end of this function).
+  let onMainLoaded: (() => void) | undefined;
   // Instrumentations load as their modules do, also while undecided: a standalone app
   // requires its modules in its first turn, before the role is known.
   const lazy: LazyInstrumentations = startLazyInstrumentations(
@@ -293,6 +312,7 @@ function startUndecided(ctx: UndecidedContext): void {
       onApiLoaded: () => {
         if (phase === 'undecided') ensureDeferred();
       },
+      onMainLoaded: () => onMainLoaded?.(),
     }
   );
   state.esmModuleLoading = url => lazy.esmModuleLoading(url);
@@ -364,8 +384,16 @@ function startUndecided(ctx: UndecidedContext): void {
       setImmediate(() => settle('entry module evaluated'));
     // Fallback should the marker never run (an entry the hook did not see).
     setTimeout(() => settle('fallback timer'), 2000).unref();
+  } else if (hasMainModule()) {
+    // Dev note: with `--import`, Node runs even a CommonJS entry through the ES loader, and
+    // every further `--import` (tsx, a second preload) is evaluated before it: the preload's
+    // first setImmediate can fire between two preloads, before the app's first line. So the
+    // turn is counted from the end of the main module's own first run, seen in Module._load.
+    onMainLoaded = () => setImmediate(() => settle('main module ran'));
+    // Fallback should Module._load never see the entry (a loader that evaluates it itself).
+    setTimeout(() => settle('fallback timer'), 2000).unref();
   } else {
-    // CJS entry (or none): the main module has run by the preload's first setImmediate.
+    // No main module (-e, -p, stdin, REPL): the code has run by the first setImmediate.
     setImmediate(() => settle('main module ran'));
   }
   process.once('beforeExit', () => settle('process ending'));
