@@ -43,6 +43,7 @@ import {
 import { classifyProcess, type ProcessRole } from './process-role.ts';
 import type * as SdkExports from './sdk.ts';
 import type { SdkHandle, StartSdkOptions } from './sdk.ts';
+import { preloadSharedDeps } from './shared-deps.ts';
 import { installShutdown } from './shutdown.ts';
 import { VERSION } from './version.ts';
 
@@ -210,6 +211,11 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   const configuredId = config.resourceAttributes['service.instance.id'];
 
   if (role === 'worker') {
+    const served = preloadSharedDeps(
+      new URL('./otel-deps.bundle.cjs', import.meta.url)
+    );
+    if (served.length > 0)
+      log.debug(`served from the bundle: ${served.join(', ')}`);
     connectApiDiag(config);
     const lazy = startLazyInstrumentations(config.instrumentations);
     state.esmModuleLoading = url => lazy.esmModuleLoading(url);
