@@ -351,8 +351,9 @@ const ROWS: Row[] = [
   },
   {
     // Not targets: where the RSS overhead comes from. At listening, the code each variant
-    // loads; after the requests, V8's heap in use (the rest of the RSS is heap V8 has grown
-    // and not yet given back, which follows how much each request allocates).
+    // loads; after the requests, what is live in V8's heap after a full GC (taken after the
+    // RSS). Most of the rest of the RSS is heap V8 has grown and not yet given back, which
+    // follows how much each request allocates, not what is kept.
     metric: 'worker.rssAtListenMB',
     label: 'worker: RSS at listening',
     unit: 'MB',
@@ -366,7 +367,7 @@ const ROWS: Row[] = [
   },
   {
     metric: 'worker.heapUsedMB',
-    label: `worker: V8 heap in use after ${REQUESTS} requests`,
+    label: `worker: live V8 heap after ${REQUESTS} requests`,
     unit: 'MB',
     ratio: s => {
       const o = overhead(s);
