@@ -40,6 +40,10 @@ suite('CONFIG_VARS and the flags', () => {
       )
     );
     const markers = new Set<string>(Object.values(WORKER_MARKER_VARS));
+    // Set by AWS Lambda, not by users: they only say whether the aws-lambda instrumentation
+    // can do anything here, so they have no flag.
+    for (const platform of ['LAMBDA_TASK_ROOT', '_HANDLER'])
+      markers.add(platform);
     assert.deepEqual(
       [...seen].filter(v => !markers.has(v)).sort(),
       [...CONFIG_VARS].sort()
