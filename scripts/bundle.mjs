@@ -1,10 +1,15 @@
-// Build step (after tsc), two bundles:
+// Build step (after tsc), three bundles:
 // - dist/src/preload.js: src/preload.ts and the modules it imports, in place of tsc's output
 //   of the same name (ES module, every package external). What every process loads.
 // - dist/src/sdk.bundle.cjs: the SDK path, src/sdk.ts with @opentelemetry/sdk-node and the
 //   exporters, which bootstrap.ts requires in processes that export. One CommonJS file loads
 //   in about half the time of the ~700 small ones it is made of.
+// - dist/src/otel-deps.bundle.cjs: the five packages every instrumentation shares (API, core,
+//   instrumentation base, semantic conventions, logs API), which a worker puts in require.cache
+//   under their own file names (src/shared-deps.ts): ~110 files, read in ~25 ms instead of ~65.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -112,6 +117,67 @@ await build({
   define: { 'import.meta.url': '__bundleUrl' },
   sourcemap: true,
   // Whitespace only: names stay readable in stack traces; a smaller file parses faster.
+  minifyWhitespace: true,
+  legalComments: 'linked',
+  logLevel: 'warning',
+});
+
+// The packages a worker serves from one file (src/shared-deps.ts lists the same names). Their
+// versions are recorded, so that a different installed copy is never replaced by this one.
+const SHARED = [
+  '@opentelemetry/api',
+  '@opentelemetry/api-logs',
+  '@opentelemetry/core',
+  '@opentelemetry/instrumentation',
+  '@opentelemetry/semantic-conventions',
+];
+const fromRoot = createRequire(join(ROOT, 'package.json'));
+const versionOf = name => {
+  const main = fromRoot.resolve(name);
+  const dir =
+    main.slice(0, main.lastIndexOf(`/node_modules/${name}/`)) +
+    `/node_modules/${name}`;
+  return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
+};
+
+// Dev note: the instrumentation base's two hook packages stay outside: import-in-the-middle
+// registers a loader file of its own, and both must be the copies installed for the base.
+const fromInstrumentationPlugin = {
+  name: 'from-instrumentation',
+  setup(b) {
+    b.onResolve({ filter: /^(require|import)-in-the-middle$/ }, args => ({
+      path: args.path,
+      namespace: 'from-instrumentation',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'from-instrumentation' }, args => ({
+      loader: 'js',
+      contents: `const { createRequire } = require('node:module');
+const base = createRequire(__filename).resolve('@opentelemetry/instrumentation');
+module.exports = createRequire(base)(${JSON.stringify(args.path)});`,
+    }));
+  },
+};
+
+await build({
+  stdin: {
+    contents: `module.exports = {
+  versions: ${JSON.stringify(Object.fromEntries(SHARED.map(n => [n, versionOf(n)])))},
+  packages: {
+${SHARED.map(n => `    ${JSON.stringify(n)}: require(${JSON.stringify(n)}),`).join('\n')}
+  },
+};
+`,
+    resolveDir: join(ROOT, 'src'),
+    sourcefile: 'otel-deps-entry.cjs',
+    loader: 'js',
+  },
+  outfile: join(ROOT, 'dist', 'src', 'otel-deps.bundle.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  plugins: [fromInstrumentationPlugin],
+  sourcemap: true,
   minifyWhitespace: true,
   legalComments: 'linked',
   logLevel: 'warning',

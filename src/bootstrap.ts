@@ -51,6 +51,7 @@ import {
 import { publishThreadIdentity, threadIdentity } from './threads.ts';
 import type * as SdkExports from './sdk.ts';
 import type { SdkHandle, StartSdkOptions } from './sdk.ts';
+import { preloadSharedDeps } from './shared-deps.ts';
 import { installShutdown } from './shutdown.ts';
 import { VERSION } from './version.ts';
 
@@ -94,6 +95,23 @@ function problemsDigest(problems: readonly string[]): string {
     .update(problems.join('\n'))
     .digest('hex')
     .slice(0, 12);
+}
+
+// Node options under which argv[1] (if any) is an argument of inline code, not a main module.
+const NO_MAIN_FLAGS = new Set([
+  '-e',
+  '--eval',
+  '-p',
+  '--print',
+  '-i',
+  '--interactive',
+]);
+
+/** Whether Node will load a main module from a file after the preloads. */
+function hasMainModule(): boolean {
+  const script = process.argv[1];
+  if (script === undefined || script === '' || script === '-') return false;
+  return !process.execArgv.some(a => NO_MAIN_FLAGS.has(a.split('=')[0]!));
 }
 
 function mainScripts(): string[] {
@@ -212,6 +230,11 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   });
 
   if (role === 'worker') {
+    const served = preloadSharedDeps(
+      new URL('./otel-deps.bundle.cjs', import.meta.url)
+    );
+    if (served.length > 0)
+      log.debug(`served from the bundle: ${served.join(', ')}`);
     connectApiDiag(config);
     const lazy = startLazyInstrumentations(config.instrumentations);
     state.esmModuleLoading = url => lazy.esmModuleLoading(url);
@@ -341,6 +364,8 @@ function startUndecided(ctx: UndecidedContext): void {
     connectApiDiag(config);
     return deferred;
   };
+  // Set once the main CommonJS module has run (see the end of this function).
+  let onMainLoaded: (() => void) | undefined;
   // Instrumentations load as their modules do, also while undecided: a standalone app
   // requires its modules in its first turn, before the role is known.
   const lazy: LazyInstrumentations = startLazyInstrumentations(
@@ -349,6 +374,7 @@ function startUndecided(ctx: UndecidedContext): void {
       onApiLoaded: () => {
         if (phase === 'undecided') ensureDeferred();
       },
+      onMainLoaded: () => onMainLoaded?.(),
     }
   );
   state.esmModuleLoading = url => lazy.esmModuleLoading(url);
@@ -434,8 +460,16 @@ function startUndecided(ctx: UndecidedContext): void {
       setImmediate(() => settle('entry module evaluated'));
     // Fallback should the marker never run (an entry the hook did not see).
     setTimeout(() => settle('fallback timer'), 2000).unref();
+  } else if (hasMainModule()) {
+    // Dev note: with `--import`, Node runs even a CommonJS entry through the ES loader, and
+    // every further `--import` (tsx, a second preload) is evaluated before it: the preload's
+    // first setImmediate can fire between two preloads, before the app's first line. So the
+    // turn is counted from the end of the main module's own first run, seen in Module._load.
+    onMainLoaded = () => setImmediate(() => settle('main module ran'));
+    // Fallback should Module._load never see the entry (a loader that evaluates it itself).
+    setTimeout(() => settle('fallback timer'), 2000).unref();
   } else {
-    // CJS entry (or none): the main module has run by the preload's first setImmediate.
+    // No main module (-e, -p, stdin, REPL): the code has run by the first setImmediate.
     setImmediate(() => settle('main module ran'));
   }
   process.once('beforeExit', () => settle('process ending'));

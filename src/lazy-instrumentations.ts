@@ -43,6 +43,11 @@ export interface LazyInstrumentations {
 export interface LazyOptions {
   /** Called once, right after `@opentelemetry/api` is first loaded by anyone. */
   onApiLoaded?: () => void;
+  /**
+   * Called once, when the app's main CommonJS module has finished its first run (the
+   * `require` of it with `isMain` returned, or threw).
+   */
+  onMainLoaded?: () => void;
 }
 
 // Dev note: these only report metrics, read at the first export (60 s by default): constructing
@@ -104,6 +109,7 @@ export function startLazyInstrumentations(
   const done = new Set<string>();
   let stopped = false;
   let apiSeen = options.onApiLoaded === undefined;
+  let mainSeen = options.onMainLoaded === undefined;
   let fromAuto: NodeRequire | undefined;
 
   const construct = (entry: InstrumentationEntry): void => {
@@ -145,7 +151,7 @@ export function startLazyInstrumentations(
   const originalLoad = mod._load;
   // Dev note: this runs on every require() of the app, so the common case (a relative
   // request, or a module nobody instruments) costs a string test and a Map lookup.
-  const shim: Load = function (this: unknown, request, parent, isMain) {
+  const load: Load = function (this: unknown, request, parent, isMain) {
     if (
       !apiSeen &&
       (request === '@opentelemetry/api' || API_INDEX.test(request))
@@ -170,6 +176,19 @@ export function startLazyInstrumentations(
       }
     }
     return originalLoad.call(this, request, parent, isMain);
+  };
+  const shim: Load = function (this: unknown, request, parent, isMain) {
+    if (!isMain || mainSeen) return load.call(this, request, parent, isMain);
+    mainSeen = true;
+    try {
+      return load.call(this, request, parent, isMain);
+    } finally {
+      try {
+        options.onMainLoaded?.();
+      } catch (err) {
+        log.error('could not note the end of the main module', err);
+      }
+    }
   };
   mod._load = shim;
 

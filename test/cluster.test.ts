@@ -2,6 +2,7 @@
 // Telemetry must come from exactly the worker pids, never the primary, with distinct ids.
 import assert from 'node:assert/strict';
 import { after, describe as suite, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { byPid, useOtlpSink } from './helpers/otlp-sink.ts';
 import {
   describe,
@@ -45,6 +46,19 @@ const cases: Case[] = [
     nodeArgs: IMPORT,
     env: {},
     protocol: 'http/json',
+  },
+  {
+    // A preload after ours (tsx, another agent) must not make the primary start an SDK
+    // before its main module has even run.
+    name: '--import, then a second --import, grpc',
+    script: 'cluster-app.cjs',
+    nodeArgs: [
+      ...IMPORT,
+      '--import',
+      pathToFileURL(fixture('empty-preload.mjs')).href,
+    ],
+    env: {},
+    protocol: 'grpc',
   },
   {
     name: '--require, grpc',

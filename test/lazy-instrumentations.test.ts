@@ -46,7 +46,12 @@ describe('moduleNameOf', () => {
 interface LoadedReport {
   port: number;
   primary: string[];
-  workers: Array<{ pid: number; before: string[]; after: string[] }>;
+  workers: Array<{
+    pid: number;
+    before: string[];
+    after: string[];
+    shared: string[];
+  }>;
 }
 
 const instrumentationsIn = (packages: readonly string[]): string[] =>
@@ -66,6 +71,12 @@ test('cluster: the primary loads no OpenTelemetry package; workers load express 
     assert.deepEqual(report.primary, [], 'primary require.cache');
     assert.equal(report.workers.length, 2);
     for (const w of report.workers) {
+      // The API and the instrumentation base come from the preload's one-file bundle, and the
+      // app gets that same instance.
+      assert.deepEqual(w.shared, [
+        '@opentelemetry/api',
+        '@opentelemetry/instrumentation',
+      ]);
       const before = instrumentationsIn(w.before);
       const added = instrumentationsIn(w.after).filter(
         p => !before.includes(p)
