@@ -121,8 +121,3 @@ export function removeHiddenListener(event: string, fn: Listener): void {
 export function appListenerCount(event: string): number {
   return realRawListeners(event).filter(fn => !isHidden(event, fn)).length;
 }
-
-/** For tests: the number of listeners including hidden ones. */
-export function totalListenerCount(event: string): number {
-  return realRawListeners(event).length;
-}

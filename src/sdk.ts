@@ -67,6 +67,7 @@ import type {
 import { log } from './diag.ts';
 import { extractEnvContext, ProcessRootContextManager } from './env-context.ts';
 import type { ProcessIdentity } from './identity.ts';
+import { otlpInsecure } from './otlp-endpoint.ts';
 import {
   flushSync,
   Ledger,
@@ -183,9 +184,7 @@ function createOtlpExporter(signal: Signal, c: OtlpSignalConfig): unknown {
     const grpc = require('@grpc/grpc-js') as typeof GrpcModule;
     const metadata = new grpc.Metadata();
     for (const [k, v] of Object.entries(c.headers)) metadata.set(k, v);
-    // Ref: exporter spec "insecure": only for gRPC; otherwise the URL scheme decides.
-    const insecure = c.insecure ?? c.url.startsWith('http://');
-    const credentials = insecure
+    const credentials = otlpInsecure(c)
       ? grpc.credentials.createInsecure()
       : grpc.credentials.createSsl(ca ?? null, key ?? null, cert ?? null);
     return new Exporter({ ...common, metadata, credentials });

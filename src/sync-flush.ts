@@ -45,6 +45,7 @@ import type {
 import type { OtlpSignalConfig, Signal } from './config.ts';
 import { log } from './diag.ts';
 import { FLAG, type ExitRequest, type ExitSenderData } from './exit-sender.ts';
+import { OTLP_GRPC_PATHS, otlpInsecure } from './otlp-endpoint.ts';
 
 /** An exporter as the batch processors see it. */
 interface BatchExporter<T> {
@@ -80,10 +81,6 @@ export class Ledger<T> {
 
   settle(items: readonly T[]): void {
     for (const item of items) this.#items.delete(item);
-  }
-
-  get size(): number {
-    return this.#items.size;
   }
 
   pending(): T[] {
@@ -205,12 +202,6 @@ export interface SyncFlushResult {
   readonly millis: number;
 }
 
-const GRPC_PATH: Record<Signal, string> = {
-  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-  metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
-  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
-};
-
 interface CollectorInternals {
   _sharedState?: {
     resource: ResourceMetrics['resource'];
@@ -287,17 +278,14 @@ function toRequest(
     signal,
     transport: grpc ? 'grpc' : 'http',
     url: otlp.url,
-    grpcPath: grpc ? GRPC_PATH[signal] : undefined,
+    grpcPath: grpc ? OTLP_GRPC_PATHS[signal] : undefined,
     contentType:
       otlp.protocol === 'http/json'
         ? 'application/json'
         : 'application/x-protobuf',
     headers: grpc ? lowerKeys(otlp.headers) : { ...otlp.headers },
     body,
-    // Ref: exporter spec "insecure" applies to gRPC only; otherwise the scheme decides.
-    insecure: grpc
-      ? (otlp.insecure ?? otlp.url.startsWith('http://'))
-      : otlp.url.startsWith('http://'),
+    insecure: otlpInsecure(otlp),
     ca: readTls(otlp.certificateFile),
     key: readTls(otlp.clientKeyFile),
     cert: readTls(otlp.clientCertificateFile),

@@ -13,7 +13,8 @@ import {
 import { request as httpsRequest } from 'node:https';
 import { gzipSync } from 'node:zlib';
 import type { ForksafeConfig, OtlpSignalConfig, Signal } from '../config.ts';
-import { encodeRequest, GRPC_PATHS, type OtlpJson } from './otlp-codec.ts';
+import { OTLP_GRPC_PATHS, otlpInsecure } from '../otlp-endpoint.ts';
+import { encodeRequest, type OtlpJson } from './otlp-codec.ts';
 
 /** The verdict for one signal. */
 export interface DoctorResult {
@@ -298,8 +299,7 @@ async function sendGrpc(
   body: OtlpJson
 ): Promise<string> {
   const url = new URL(c.url);
-  // Same rule as the exporter (src/sdk.ts): the insecure flag, or else the URL scheme.
-  const insecure = c.insecure ?? url.protocol === 'http:';
+  const insecure = otlpInsecure(c);
   const authority = `${insecure ? 'http' : 'https'}://${url.host}`;
   let message = Buffer.from(encodeRequest(signal, body));
   const compressed = c.compression === 'gzip';
@@ -333,7 +333,7 @@ async function sendGrpc(
     session.on('error', (err: Error) => finish(err));
     const stream = session.request({
       ':method': 'POST',
-      ':path': GRPC_PATHS[signal],
+      ':path': OTLP_GRPC_PATHS[signal],
       'content-type': 'application/grpc',
       te: 'trailers',
       ...(compressed ? { 'grpc-encoding': 'gzip' } : {}),

@@ -16,12 +16,12 @@ import {
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import type { Signal } from '../config.ts';
+import { OTLP_GRPC_PATHS } from '../otlp-endpoint.ts';
 import { ProcessTally, type ProcessRow } from './local-report.ts';
 import {
   camelKeys,
   countRequest,
   decodeRequest,
-  GRPC_PATHS,
   type OtlpJson,
 } from './otlp-codec.ts';
 
@@ -196,7 +196,7 @@ function startGrpc(
   for (const signal of ['traces', 'metrics', 'logs'] as const) {
     const definition: ServiceDefinition = {
       Export: {
-        path: GRPC_PATHS[signal],
+        path: OTLP_GRPC_PATHS[signal],
         requestStream: false,
         responseStream: false,
         requestSerialize: (v: Uint8Array): Buffer => Buffer.from(v),

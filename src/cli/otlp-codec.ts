@@ -15,13 +15,6 @@ const REQUEST_TYPES: Record<Signal, string> = {
   logs: 'ExportLogsServiceRequest',
 };
 
-/** gRPC method path of each signal's collector service. */
-export const GRPC_PATHS: Readonly<Record<Signal, string>> = {
-  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-  metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
-  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
-};
-
 /** The top-level key of each signal's request (`resourceSpans`, …). */
 export const RESOURCE_KEYS: Readonly<Record<Signal, string>> = {
   traces: 'resourceSpans',
