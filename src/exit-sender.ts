@@ -3,41 +3,18 @@
 // pending, starts this thread and blocks in Atomics.wait until it reports: the event loop of a
 // thread keeps running while the main thread is blocked. Only node: modules here, so the
 // thread starts in a few tens of milliseconds.
+// What the two threads share is in exit-sender-protocol.ts: the SDK bundle imports only that,
+// so loading it does not load http2 and https.
 import { request as httpRequest } from 'node:http';
 import { connect as http2Connect, constants as h2 } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
-import { workerData, type MessagePort } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 
-/** One OTLP export request, already serialised. */
-export interface ExitRequest {
-  readonly signal: string;
-  readonly transport: 'grpc' | 'http';
-  /** http: the full URL; grpc: the endpoint (scheme, host, port). */
-  readonly url: string;
-  /** grpc only: the service method path. */
-  readonly grpcPath?: string | undefined;
-  readonly contentType: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: Uint8Array;
-  readonly insecure: boolean;
-  readonly ca?: Uint8Array | undefined;
-  readonly key?: Uint8Array | undefined;
-  readonly cert?: Uint8Array | undefined;
-}
-
-export interface ExitSenderData {
-  /** Marks the thread's data as ours: this module is also bundled into the SDK bundle. */
-  readonly otelForksafeExitSender: true;
-  /** Int32Array view: [0] done flag, [1] requests that succeeded, [2] requests that failed. */
-  readonly flag: SharedArrayBuffer;
-  readonly requests: readonly ExitRequest[];
-  readonly timeoutMillis: number;
-  /** Receives one `{signal, error}` message per failed request (read synchronously). */
-  readonly port: MessagePort;
-}
-
-/** Index of the slots in the shared flag. */
-export const FLAG = { done: 0, ok: 1, failed: 2 } as const;
+import {
+  FLAG,
+  type ExitRequest,
+  type ExitSenderData,
+} from './exit-sender-protocol.ts';
 
 function sendHttp(r: ExitRequest, timeoutMillis: number): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -44,7 +44,11 @@ import type {
 } from '@opentelemetry/sdk-trace';
 import type { OtlpSignalConfig, Signal } from './config.ts';
 import { log } from './diag.ts';
-import { FLAG, type ExitRequest, type ExitSenderData } from './exit-sender.ts';
+import {
+  FLAG,
+  type ExitRequest,
+  type ExitSenderData,
+} from './exit-sender-protocol.ts';
 import { OTLP_GRPC_PATHS, otlpInsecure } from './otlp-endpoint.ts';
 
 /** An exporter as the batch processors see it. */
