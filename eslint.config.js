@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import n from 'eslint-plugin-n';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'coverage/**', 'node_modules/**'] },
+  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', '.tmp/**'] },
   {
     files: ['**/*.ts', '**/*.cts'],
     extends: [
