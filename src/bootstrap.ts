@@ -3,7 +3,6 @@
 // or not (standalone). Called once per process by preload.ts.
 import childProcess from 'node:child_process';
 import cluster from 'node:cluster';
-import { randomUUID, createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
@@ -49,6 +48,7 @@ import {
   type ProcessRole,
 } from './process-role.ts';
 import { publishThreadIdentity, threadIdentity } from './threads.ts';
+import { digest, randomUuid } from './random-id.ts';
 import type * as SdkExports from './sdk.ts';
 import type { SdkHandle, StartSdkOptions } from './sdk.ts';
 import { preloadSharedDeps } from './shared-deps.ts';
@@ -91,10 +91,7 @@ function startSdk(config: ForksafeConfig, options: StartSdkOptions): SdkHandle {
 
 /** Stable digest of the problems list, so workers do not repeat what their primary said. */
 function problemsDigest(problems: readonly string[]): string {
-  return createHash('sha1')
-    .update(problems.join('\n'))
-    .digest('hex')
-    .slice(0, 12);
+  return digest(problems.join('\n'));
 }
 
 // Node options under which argv[1] (if any) is an argument of inline code, not a main module.
@@ -437,7 +434,7 @@ function startUndecided(ctx: UndecidedContext): void {
   patchClusterFork(cluster, {
     preloadUrl: ctx.selfUrl,
     isOurPreload: createPreloadMatcher(ctx.selfUrl),
-    instanceBase: ctx.configuredId ?? randomUUID(),
+    instanceBase: ctx.configuredId ?? randomUuid(),
     reportedDigest: ctx.digest,
     beforeFork: becomePrimary,
   });

@@ -1,6 +1,6 @@
 // The resource attributes that tell processes apart: service.instance.id, pid, parent pid,
 // and for cluster workers the worker id and slot.
-import { randomUUID } from 'node:crypto';
+import { randomUuid } from './random-id.ts';
 import type { WorkerMarker } from './config.ts';
 
 /** Attribute names for the cluster worker id and slot (no semantic convention exists). */
@@ -36,9 +36,9 @@ export function workerIdentity(options: {
   const slot =
     marker?.slot ??
     (clusterWorkerId === undefined ? undefined : clusterWorkerId - 1);
-  const base = marker?.instanceBase ?? configuredId ?? randomUUID();
+  const base = marker?.instanceBase ?? configuredId ?? randomUuid();
   const instanceId =
-    slot === undefined ? randomUUID() : workerInstanceId(base, slot);
+    slot === undefined ? randomUuid() : workerInstanceId(base, slot);
   const attributes: Record<string, string | number> = {
     'service.instance.id': instanceId,
     'process.pid': options.pid,
@@ -58,7 +58,7 @@ export function standaloneIdentity(options: {
   pid: number;
   ppid: number;
 }): ProcessIdentity {
-  const instanceId = options.configuredId ?? randomUUID();
+  const instanceId = options.configuredId ?? randomUuid();
   return {
     instanceId,
     attributes: {

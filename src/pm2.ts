@@ -1,7 +1,8 @@
 // pm2 support: recognise a process that pm2 started for an app (cluster or fork mode) from the
 // `pm2_env` JSON that pm2's daemon hands to its app container, and give it a
 // service.instance.id keyed to pm2's instance number, so `pm2 reload` keeps the ids.
-import { createHash } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import {
   ATTR_WORKER_ID,
@@ -87,6 +88,10 @@ export function pm2ProcessFrom(
 
 /** A UUID-shaped digest of `parts`: stable for the same inputs, different otherwise. */
 function stableUuid(parts: readonly string[]): string {
+  // Loaded here, in pm2's app containers only: every other process is spared node:crypto.
+  const { createHash } = createRequire(import.meta.url)(
+    'node:crypto'
+  ) as typeof Crypto;
   const hex = createHash('sha1').update(parts.join('\0')).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
