@@ -88,6 +88,35 @@ const freeRequirePlugin = {
   },
 };
 
+// Dev note: the two CommonJS bundles run through vm.Script (src/code-cache.ts), where import()
+// has no loader unless an experimental option (which prints a warning) is given. Their only
+// dynamic imports are otlp-exporter-base's import('http') / import('https'): they become
+// require(), which gives the same module a tick earlier. checkNoDynamicImport() keeps it so.
+const builtinImportPlugin = {
+  name: 'builtin-dynamic-import-to-require',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]otlp-exporter-base[\\/].*\.js$/ }, async args => {
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes('import(')) return undefined;
+      return {
+        loader: 'js',
+        contents: source.replace(
+          /\bimport\((['"])(https?)\1\)/g,
+          'Promise.resolve().then(() => require("$2"))'
+        ),
+      };
+    });
+  },
+};
+
+function checkNoDynamicImport(file) {
+  const at = readFileSync(file, 'utf8').search(/(^|[^\w$.])import\(/);
+  if (at >= 0)
+    throw new Error(
+      `${file}: a dynamic import() at offset ${at} would fail under vm.Script (src/code-cache.ts)`
+    );
+}
+
 await build({
   entryPoints: [join(ROOT, 'src', 'preload.ts')],
   outfile: join(ROOT, 'dist', 'src', 'preload.js'),
@@ -109,7 +138,7 @@ await build({
   format: 'cjs',
   target: 'node20',
   external: EXTERNAL,
-  plugins: [lazyPlugin, freeRequirePlugin],
+  plugins: [lazyPlugin, freeRequirePlugin, builtinImportPlugin],
   // import.meta.url has no meaning in CommonJS: give it the bundle's own URL.
   banner: {
     js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;",
@@ -183,3 +212,6 @@ ${SHARED.map(n => `    ${JSON.stringify(n)}: require(${JSON.stringify(n)}),`).jo
   legalComments: 'linked',
   logLevel: 'warning',
 });
+
+checkNoDynamicImport(join(ROOT, 'dist', 'src', 'sdk.bundle.cjs'));
+checkNoDynamicImport(join(ROOT, 'dist', 'src', 'otel-deps.bundle.cjs'));

@@ -5,12 +5,20 @@ import childProcess from 'node:child_process';
 import cluster from 'node:cluster';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import {
+  basename,
+  dirname,
+  extname,
+  isAbsolute,
+  join,
+  resolve,
+} from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import type * as Api from '@opentelemetry/api';
 import { patchChildProcess } from './child-process-patch.ts';
 import { patchClusterFork } from './cluster-patch.ts';
+import { loadBundle } from './code-cache.ts';
 import {
   describeConfig,
   readConfig,
@@ -84,9 +92,18 @@ function connectApiDiag(config: ForksafeConfig): void {
 function startSdk(config: ForksafeConfig, options: StartSdkOptions): SdkHandle {
   const bundle = new URL('./sdk.bundle.cjs', import.meta.url);
   const sdk = (
-    existsSync(bundle) ? require(fileURLToPath(bundle)) : require('./sdk.js')
+    existsSync(bundle)
+      ? loadOurBundle(fileURLToPath(bundle), config)
+      : require('./sdk.js')
   ) as SdkModule;
   return sdk.startSdk(config, options);
+}
+
+/** One of our bundles, through the code cache (src/code-cache.ts). */
+function loadOurBundle(file: string, config: ForksafeConfig): unknown {
+  const { exports, outcome } = loadBundle(file, config.codeCacheDir);
+  log.debug(`loaded ${basename(file)} (code cache: ${outcome})`);
+  return exports;
 }
 
 /** Stable digest of the problems list, so workers do not repeat what their primary said. */
@@ -228,7 +245,8 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
 
   if (role === 'worker') {
     const served = preloadSharedDeps(
-      new URL('./otel-deps.bundle.cjs', import.meta.url)
+      new URL('./otel-deps.bundle.cjs', import.meta.url),
+      file => loadOurBundle(file, config)
     );
     if (served.length > 0)
       log.debug(`served from the bundle: ${served.join(', ')}`);

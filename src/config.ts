@@ -2,6 +2,8 @@
 // our OTEL_FORKSAFE_* knobs into one frozen ForksafeConfig plus a list of problems to report.
 // Ref: https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/
 // Ref: https://opentelemetry.io/docs/specs/otel/protocol/exporter/
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import type { LogLevelName } from './diag.ts';
 import { INSTRUMENTATION_NAMES } from './instrumentation-table.ts';
 import { parsePm2Env, pm2ProcessFrom, type Pm2Process } from './pm2.ts';
@@ -86,6 +88,11 @@ export interface ForksafeConfig {
    * `export` (each worker thread starts an SDK under its process's identity plus thread.id).
    */
   readonly threads: ThreadsMode;
+  /**
+   * OTEL_FORKSAFE_CODE_CACHE: where V8's code cache of our bundles is kept (default: a per-user
+   * directory under the OS temp dir), or undefined when it is `false`. See src/code-cache.ts.
+   */
+  readonly codeCacheDir: string | undefined;
   /**
    * pm2's fields when the environment has them (cluster mode: `pm2_env`; fork mode: spread
    * variables). bootstrap trusts them only in pm2's app container; see src/pm2.ts.
@@ -220,6 +227,7 @@ export const CONFIG_VARS: readonly string[] = [
   'OTEL_FORKSAFE_EXCLUDE',
   'OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS',
   'OTEL_FORKSAFE_THREADS',
+  'OTEL_FORKSAFE_CODE_CACHE',
 ];
 
 /**
@@ -622,6 +630,26 @@ function readResourceAttributes(r: Reader): Record<string, string> {
   return {};
 }
 
+/** The default code cache directory: per user, so no one else's bytecode is ever run. */
+export function defaultCodeCacheDir(): string {
+  return join(tmpdir(), `otel-forksafe-${process.getuid?.() ?? 'user'}`);
+}
+
+function readCodeCacheDir(r: Reader): string | undefined {
+  const value = r.raw('OTEL_FORKSAFE_CODE_CACHE');
+  if (value === undefined || value === '' || value.toLowerCase() === 'true')
+    return defaultCodeCacheDir();
+  if (value.toLowerCase() === 'false') return undefined;
+  if (isAbsolute(value)) return value;
+  r.problem(
+    'OTEL_FORKSAFE_CODE_CACHE',
+    value,
+    'expected true, false or an absolute directory',
+    'the default directory'
+  );
+  return defaultCodeCacheDir();
+}
+
 function readWorkerMarker(r: Reader): WorkerMarker | undefined {
   const slot = r.raw(WORKER_MARKER_VARS.slot);
   const primaryPid = r.raw(WORKER_MARKER_VARS.primaryPid);
@@ -685,6 +713,7 @@ export function readConfig(env: Env = process.env): ForksafeConfig {
       ['dormant', 'export'] as const,
       'dormant'
     ),
+    codeCacheDir: readCodeCacheDir(r),
     worker: readWorkerMarker(r),
     // Ref: pm2 lib/ProcessContainer.js: the app's pm2 environment arrives as JSON in `pm2_env`.
     pm2:

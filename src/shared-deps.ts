@@ -54,7 +54,10 @@ function installedVersion(name: string, main: string): string | undefined {
 // Dev note: ~110 small files cost a worker ~65 ms of CPU to read and compile, one file ~25 ms.
 // Only a worker does this: it needs all five at once, while a primary needs none of them and
 // an undecided process may have loaded the API from its own files before it knows its role.
-export function preloadSharedDeps(bundleUrl: URL): string[] {
+export function preloadSharedDeps(
+  bundleUrl: URL,
+  load: (file: string) => unknown = file => require(file)
+): string[] {
   try {
     const file = fileURLToPath(bundleUrl);
     if (!existsSync(file)) return [];
@@ -63,7 +66,7 @@ export function preloadSharedDeps(bundleUrl: URL): string[] {
     // All or none: a copy already loaded from its files, or another version installed, would
     // leave two instances of what must be one (the bundled base with a different API).
     if (mains.some(([, main]) => M._cache[main] !== undefined)) return [];
-    const bundle = require(file) as DepsBundle;
+    const bundle = load(file) as DepsBundle;
     if (
       mains.some(
         ([name, main]) =>

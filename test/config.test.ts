@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   DEFAULT_EXCLUDED_TOOLS,
+  defaultCodeCacheDir,
   describeConfig,
   parseKeyValueList,
   readConfig,
@@ -421,6 +422,31 @@ describe('readConfig: OTEL_FORKSAFE_* knobs and worker markers', () => {
     assert.match(
       bad.problems[0] ?? '',
       /OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS="soon".*5000/
+    );
+  });
+
+  test('OTEL_FORKSAFE_CODE_CACHE: a per-user temp directory, false, or an absolute path', () => {
+    const byDefault = clean({}).codeCacheDir ?? '';
+    assert.equal(byDefault, defaultCodeCacheDir());
+    assert.match(byDefault, /otel-forksafe-/);
+    assert.equal(
+      clean({ OTEL_FORKSAFE_CODE_CACHE: 'TRUE' }).codeCacheDir,
+      byDefault
+    );
+    assert.equal(
+      clean({ OTEL_FORKSAFE_CODE_CACHE: 'false' }).codeCacheDir,
+      undefined
+    );
+    assert.equal(
+      clean({ OTEL_FORKSAFE_CODE_CACHE: '/var/cache/app' }).codeCacheDir,
+      '/var/cache/app'
+    );
+    const bad = readConfig({ OTEL_FORKSAFE_CODE_CACHE: 'cache' });
+    assert.equal(bad.codeCacheDir, byDefault);
+    assert.equal(bad.problems.length, 1);
+    assert.match(
+      bad.problems[0] ?? '',
+      /OTEL_FORKSAFE_CODE_CACHE="cache".*absolute/
     );
   });
 
