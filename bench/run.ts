@@ -2,9 +2,10 @@
 // (@opentelemetry/auto-instrumentations-node/register) and otel-forksafe in one run, rounds
 // alternating the three, and prints medians (with min and max) and ratios; also writes
 // bench/results.json. Never part of the test suite: CI may run `--short` to prove it works.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startOtlpSink, type OtlpSink } from '../test/helpers/otlp-sink.ts';
@@ -45,6 +46,11 @@ const OUT =
     ? join(ROOT, '.tmp', 'bench-short.json')
     : join(ROOT, 'bench', 'results.json'));
 
+// Our V8 code cache (src/code-cache.ts) lives here during a run: emptied at the start, filled
+// by a warm-up run, so every measured start of ours is a warm one, as in a service that has
+// started before. Cold starts (no cache) are measured too, in rows of their own.
+const CODE_CACHE = join(ROOT, '.tmp', 'bench-code-cache');
+
 type Variant = 'bare' | 'upstream' | 'forksafe';
 const VARIANTS: readonly Variant[] = ['bare', 'upstream', 'forksafe'];
 
@@ -79,6 +85,7 @@ function envFor(
   env.OTEL_LOGS_EXPORTER = undefined;
   if (variant === 'bare') return env;
   Object.assign(env, {
+    OTEL_FORKSAFE_CODE_CACHE: CODE_CACHE,
     OTEL_SERVICE_NAME: 'bench',
     OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
     OTEL_EXPORTER_OTLP_ENDPOINT:
@@ -125,27 +132,48 @@ async function stopCluster(app: RunningNode): Promise<void> {
 }
 
 // Primary start-to-first-fork and RSS; worker spawn-to-listening and RSS after REQUESTS requests.
-async function measureStartup(variant: Variant, sink: OtlpSink): Promise<void> {
+// `cold`: ours without the code cache; only the worker's start is recorded, in rows of its own
+// (bare and upstream have no cache: their start is recorded in those rows too).
+async function measureStartup(
+  variant: Variant,
+  sink: OtlpSink,
+  cold = false
+): Promise<void> {
   const app = startNode(join(ROOT, 'bench', 'fixtures', 'cluster-server.cjs'), {
     nodeArgs: PRELOAD[variant],
     args: ['1'],
-    env: envFor(variant, sink, 'grpc'),
+    env: envFor(
+      variant,
+      sink,
+      'grpc',
+      cold ? { OTEL_FORKSAFE_CODE_CACHE: 'false' } : {}
+    ),
     timeoutMs: 60_000,
   });
   try {
     const ready = JSON.parse(
       await app.waitForLine('READY ', 30_000)
     ) as ReadyLine;
+    const startRows = (suffix: string): void => {
+      for (const w of ready.workers) {
+        record(`worker.spawnToListenMs${suffix}`, variant, w.spawnToListenMs);
+        record(`worker.cpuToListenMs${suffix}`, variant, w.cpuToListenMs);
+      }
+    };
+    if (cold) {
+      startRows('.noCache');
+      await stopCluster(app);
+      return;
+    }
+    if (variant !== 'forksafe') startRows('.noCache');
     await hammer(ready.port, REQUESTS, '/');
     app.send('rss');
     const rss = JSON.parse(await app.waitForLine('RSS ', 10_000)) as RssLine;
     record('primary.firstForkMs', variant, ready.firstForkMs);
     record('primary.rssMB', variant, rss.primary / MB);
-    for (const w of ready.workers) {
-      record('worker.spawnToListenMs', variant, w.spawnToListenMs);
-      record('worker.cpuToListenMs', variant, w.cpuToListenMs);
+    startRows('');
+    for (const w of ready.workers)
       record('worker.rssAtListenMB', variant, w.rssAtListen / MB);
-    }
     for (const r of rss.workers) record('worker.rssMB', variant, r / MB);
     for (const h of rss.heapUsed) record('worker.heapUsedMB', variant, h / MB);
     await stopCluster(app);
@@ -157,6 +185,39 @@ async function measureStartup(variant: Variant, sink: OtlpSink): Promise<void> {
         cause: err,
       }
     );
+  }
+}
+
+/** One run of ours that lives until the code cache of both bundles is written. */
+async function warmCodeCache(sink: OtlpSink): Promise<void> {
+  rmSync(CODE_CACHE, { recursive: true, force: true });
+  const app = startNode(join(ROOT, 'bench', 'fixtures', 'cluster-server.cjs'), {
+    nodeArgs: PRELOAD.forksafe,
+    args: ['1'],
+    env: envFor('forksafe', sink, 'grpc'),
+    timeoutMs: 30_000,
+  });
+  try {
+    const ready = JSON.parse(
+      await app.waitForLine('READY ', 30_000)
+    ) as ReadyLine;
+    await hammer(ready.port, 50, '/');
+    const written = (): number => {
+      try {
+        return readdirSync(CODE_CACHE).filter(f => f.endsWith('.v8cache'))
+          .length;
+      } catch {
+        return 0;
+      }
+    };
+    for (const end = Date.now() + 10_000; written() < 2; await sleep(100))
+      if (Date.now() > end) throw new Error('no code cache after 10 s');
+    await stopCluster(app);
+  } catch (err) {
+    app.kill();
+    throw new Error(`code cache warm-up failed: ${app.repro}\n${app.stderr}`, {
+      cause: err,
+    });
   }
 }
 
@@ -340,6 +401,20 @@ const ROWS: Row[] = [
     ratio: versusUpstream(),
   },
   {
+    // Not targets: ours on a cold start (no code cache: a new version's first start, or
+    // OTEL_FORKSAFE_CODE_CACHE=false). Bare and upstream: the same starts as above.
+    metric: 'worker.spawnToListenMs.noCache',
+    label: 'worker: spawn to listening, no code cache',
+    unit: 'ms',
+    ratio: versusUpstream(),
+  },
+  {
+    metric: 'worker.cpuToListenMs.noCache',
+    label: 'worker: CPU time to listening, no code cache',
+    unit: 'ms',
+    ratio: versusUpstream(),
+  },
+  {
     metric: 'worker.rssMB',
     label: `worker: RSS after ${REQUESTS} requests`,
     unit: 'MB',
@@ -435,6 +510,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   const sink = await startOtlpSink();
   try {
+    if (ONLY.has('startup') || ONLY.has('throughput'))
+      await warmCodeCache(sink);
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order each round so no variant always runs first (or after a warm cache).
       const order = VARIANTS.map(
@@ -443,8 +520,10 @@ async function main(): Promise<void> {
       process.stderr.write(
         `round ${round + 1}/${ROUNDS}: ${order.join(', ')}\n`
       );
-      if (ONLY.has('startup'))
+      if (ONLY.has('startup')) {
         for (const v of order) await measureStartup(v, sink);
+        await measureStartup('forksafe', sink, true);
+      }
       if (ONLY.has('throughput'))
         for (const v of order) await measureThroughput(v, sink);
       for (const v of order) {
@@ -468,6 +547,8 @@ async function main(): Promise<void> {
     spansPerExportRun: SPANS,
     requestsBeforeWorkerRss: REQUESTS,
     upstreamEnv: UPSTREAM_ENV,
+    codeCache:
+      'warm (filled by a warm-up run); the noCache rows: ours with OTEL_FORKSAFE_CODE_CACHE=false',
     seconds: Math.round((Date.now() - started) / 1000),
   };
   mkdirSync(dirname(OUT), { recursive: true });
