@@ -238,6 +238,15 @@ async function measureThroughput(
     ) as ReadyLine;
     // A short warm-up so JIT and connection setup are not counted.
     await hammer(ready.port, 200, '/');
+    const workersCpu = async (): Promise<number> => {
+      app.stdout = ''; // waitForLine returns the first matching line: forget the last one
+      app.send('cpu');
+      const { workers } = JSON.parse(await app.waitForLine('CPU ', 10_000)) as {
+        workers: number[];
+      };
+      return workers.reduce((a, b) => a + b, 0);
+    };
+    const cpuBefore = await workersCpu();
     const result = await autocannon({
       url: `http://127.0.0.1:${ready.port}/`,
       connections: 10,
@@ -248,6 +257,13 @@ async function measureThroughput(
         `${result.non2xx} non-2xx responses, ${result.errors} errors`
       );
     record('throughput.rps', variant, result.requests.average);
+    // The workers' CPU time per answered request: the same work as requests per second, but
+    // far less disturbed by the load generator and the receiver sharing the machine.
+    record(
+      'throughput.cpuUsPerRequest',
+      variant,
+      ((await workersCpu()) - cpuBefore) / result.requests.total
+    );
     await stopCluster(app);
   } catch (err) {
     app.kill();
@@ -446,6 +462,18 @@ const ROWS: Row[] = [
       return {
         text: `ours/upstream ${r.toFixed(2)} (target >= 1)`,
         ok: r >= 1,
+      };
+    },
+  },
+  {
+    // Not a target: the steadier view of the same work.
+    metric: 'throughput.cpuUsPerRequest',
+    label: 'worker CPU per request, throughput run',
+    unit: 'µs',
+    ratio: s => {
+      if (!s.upstream || !s.forksafe) return { text: '' };
+      return {
+        text: `ours/upstream ${(s.forksafe.median / s.upstream.median).toFixed(2)}`,
       };
     },
   },
