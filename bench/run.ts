@@ -39,6 +39,8 @@ const THROUGHPUT_SECONDS = Number(
 // CPU is reported per 10,000 spans whatever the count made.
 const SPANS = Number(flags.spans ?? (SHORT ? 2000 : 10000));
 const REQUESTS = SHORT ? 200 : 1000;
+// Process starts measured per variant and round (one of them followed by REQUESTS requests).
+const STARTS_PER_ROUND = SHORT ? 1 : 4;
 // A short run proves the bench works; it does not replace the committed figures.
 const OUT =
   flags.out ??
@@ -132,13 +134,16 @@ async function stopCluster(app: RunningNode): Promise<void> {
 }
 
 // Primary start-to-first-fork and RSS; worker spawn-to-listening and RSS after REQUESTS requests.
-// `cold`: ours without the code cache; only the worker's start is recorded, in rows of its own
-// (bare and upstream have no cache: their start is recorded in those rows too).
+// `full`: the start, then REQUESTS requests and every process's RSS. `start`: the start only
+// (more samples of the noisiest rows). `cold`: ours without the code cache, start only,
+// recorded in rows of its own (bare and upstream have no cache: their starts are recorded in
+// those rows too).
 async function measureStartup(
   variant: Variant,
   sink: OtlpSink,
-  cold = false
+  mode: 'full' | 'start' | 'cold' = 'full'
 ): Promise<void> {
+  const cold = mode === 'cold';
   const app = startNode(join(ROOT, 'bench', 'fixtures', 'cluster-server.cjs'), {
     nodeArgs: PRELOAD[variant],
     args: ['1'],
@@ -166,12 +171,16 @@ async function measureStartup(
       return;
     }
     if (variant !== 'forksafe') startRows('.noCache');
+    startRows('');
+    record('primary.firstForkMs', variant, ready.firstForkMs);
+    if (mode === 'start') {
+      await stopCluster(app);
+      return;
+    }
     await hammer(ready.port, REQUESTS, '/');
     app.send('rss');
     const rss = JSON.parse(await app.waitForLine('RSS ', 10_000)) as RssLine;
-    record('primary.firstForkMs', variant, ready.firstForkMs);
     record('primary.rssMB', variant, rss.primary / MB);
-    startRows('');
     for (const w of ready.workers)
       record('worker.rssAtListenMB', variant, w.rssAtListen / MB);
     for (const r of rss.workers) record('worker.rssMB', variant, r / MB);
@@ -550,7 +559,12 @@ async function main(): Promise<void> {
       );
       if (ONLY.has('startup')) {
         for (const v of order) await measureStartup(v, sink);
-        await measureStartup('forksafe', sink, true);
+        await measureStartup('forksafe', sink, 'cold');
+        // Starts are short and the noisiest figures: more of them, interleaved, per round.
+        for (let k = 1; k < STARTS_PER_ROUND; k++) {
+          for (const v of order) await measureStartup(v, sink, 'start');
+          await measureStartup('forksafe', sink, 'cold');
+        }
       }
       if (ONLY.has('throughput'))
         for (const v of order) await measureThroughput(v, sink);
@@ -574,6 +588,7 @@ async function main(): Promise<void> {
     throughputSeconds: THROUGHPUT_SECONDS,
     spansPerExportRun: SPANS,
     requestsBeforeWorkerRss: REQUESTS,
+    startsPerRound: STARTS_PER_ROUND,
     upstreamEnv: UPSTREAM_ENV,
     codeCache:
       'warm (filled by a warm-up run); the noCache rows: ours with OTEL_FORKSAFE_CODE_CACHE=false',
