@@ -5,6 +5,7 @@
 import Module from 'node:module';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type * as Api from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { log } from './diag.ts';
 import {
@@ -128,7 +129,14 @@ export function startLazyInstrumentations(
       if (!Class)
         throw new Error(`${entry.pkg} does not export ${entry.className}`);
       // Constructing enables it: it registers its require/import hooks now.
-      loaded.push(new Class());
+      const instrumentation = new Class();
+      // Dev note: the SDK hands its providers to the instrumentations it starts with; one
+      // constructed later must be handed the global ones here, as registerInstrumentations()
+      // would. runtime-node creates its instruments only then (its base class asks for them
+      // before its own fields exist), so without this it reported nothing.
+      const api = fromAuto('@opentelemetry/api') as typeof Api;
+      instrumentation.setMeterProvider(api.metrics.getMeterProvider());
+      loaded.push(instrumentation);
       log.debug(`instrumentation ${entry.name} loaded`);
     } catch (err) {
       log.error(

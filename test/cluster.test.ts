@@ -142,6 +142,15 @@ suite('cluster: every worker reports, the primary never does', () => {
           !spanPids.has(app.pid) && !metricPids.has(app.pid),
           'nothing from the primary'
         );
+        // The runtime metrics too: runtime-node is constructed after the SDK started.
+        for (const [pid, metrics] of byPid(sink().metrics())) {
+          const names = new Set(metrics.map(m => m.name));
+          assert.ok(
+            names.has('nodejs.eventloop.utilization') &&
+              names.has('v8js.memory.heap.used'),
+            `runtime metrics from worker ${pid}: ${[...names].join(', ')}`
+          );
+        }
         const ids = new Set(
           sink()
             .spans()
