@@ -53,7 +53,13 @@ export const CACHE_WRITE_DELAY_MS = 0;
 
 /** What loadBundle did, for the debug line and the tests. */
 export type CacheOutcome =
-  'hit' | 'miss' | 'rejected' | 'off' | 'unsafe-dir' | 'node-compile-cache';
+  | 'hit'
+  | 'miss'
+  | 'rejected'
+  | 'off'
+  | 'unsafe-dir'
+  | 'node-compile-cache'
+  | 'source-maps';
 
 /**
  * Whether `dir` may hold code this process will run: a real directory (not a symlink) owned by
@@ -104,6 +110,9 @@ export function loadBundle(
   let outcome: CacheOutcome | undefined;
   if (dir === undefined) outcome = 'off';
   else if (nodeCompileCacheOn()) outcome = 'node-compile-cache';
+  // Node maps stack traces (--enable-source-maps) only for code it loads itself.
+  else if ((process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled)
+    outcome = 'source-maps';
   else {
     let safe = safeDirs.get(dir);
     if (safe === undefined) safeDirs.set(dir, (safe = safeCacheDir(dir)));

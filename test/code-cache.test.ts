@@ -181,7 +181,7 @@ test('a damaged cache is rejected and rewritten; the worker exports all the same
   assert.ok(run.spans >= 5);
 });
 
-test('a directory others can write to is never used, nor is any with OTEL_FORKSAFE_CODE_CACHE=false', async () => {
+test('a directory others can write to is never used, nor is any with OTEL_FORKSAFE_CODE_CACHE=false or --enable-source-maps', async () => {
   const open = join(scratch, 'open');
   mkdirSync(open);
   chmodSync(open, 0o777);
@@ -201,6 +201,17 @@ test('a directory others can write to is never used, nor is any with OTEL_FORKSA
     'sdk.bundle.cjs': 'off',
   });
   assert.ok(off.spans >= 5);
+
+  // Stack traces mapped by --enable-source-maps: Node maps only code it loads itself.
+  const mapped = await runWorker(join(scratch, 'mapped'), outlive, {
+    NODE_OPTIONS: '--enable-source-maps',
+  });
+  assert.deepEqual(mapped.outcomes, {
+    'otel-deps.bundle.cjs': 'source-maps',
+    'sdk.bundle.cjs': 'source-maps',
+  });
+  assert.deepEqual(cacheFiles(join(scratch, 'mapped')), []);
+  assert.ok(mapped.spans >= 5);
 });
 
 test("Node's own compile cache, when on, is left to cover our bundles", async t => {
