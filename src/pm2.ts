@@ -10,6 +10,7 @@ import {
   workerInstanceId,
 } from './identity.ts';
 import type { ProcessIdentity } from './identity.ts';
+import { uuidFromHex } from './random-id.ts';
 
 /** Attribute carrying pm2's process id (`pm_id`, shown by `pm2 ls`). */
 export const ATTR_PM2_ID = 'nodejs.pm2.pm_id';
@@ -92,8 +93,10 @@ function stableUuid(parts: readonly string[]): string {
   const { createHash } = createRequire(import.meta.url)(
     'node:crypto'
   ) as typeof Crypto;
-  const hex = createHash('sha1').update(parts.join('\0')).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return uuidFromHex(
+    createHash('sha1').update(parts.join('\0')).digest('hex'),
+    5
+  );
 }
 
 /**

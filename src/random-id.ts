@@ -2,6 +2,15 @@
 // of RSS). They name things (service.instance.id), they protect nothing: Math.random is what the
 // SDK's own trace and span ids come from.
 
+/**
+ * The RFC 4122 layout of 32 hex digits with `version` (4: random, 5: name-based) in the 13th
+ * digit and the variant (10xx) in the 17th.
+ */
+export function uuidFromHex(hex: string, version: 4 | 5): string {
+  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${version}${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
 /** A random RFC 4122 version 4 UUID, e.g. `3b241101-e2bb-4255-8caf-4136c566a962`. */
 export function randomUuid(): string {
   let hex = '';
@@ -9,9 +18,7 @@ export function randomUuid(): string {
     hex += Math.floor(Math.random() * 0x1_0000_0000)
       .toString(16)
       .padStart(8, '0');
-  // Version 4 in the 13th digit; the variant (10xx) in the 17th.
-  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return uuidFromHex(hex, 4);
 }
 
 /**
