@@ -22,19 +22,14 @@ import Module, { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import vm from 'node:vm';
 import { log } from './diag.ts';
+import {
+  addCachedModule,
+  cachedModule,
+  removeCachedModule,
+  type CachedModule,
+} from './module-cache.ts';
 import { digest } from './random-id.ts';
 
-interface ModuleInternals {
-  new (id: string, parent?: unknown): LoadedModule;
-  _cache: Record<string, LoadedModule | undefined>;
-  _nodeModulePaths(dir: string): string[];
-}
-interface LoadedModule {
-  filename: string;
-  paths: string[];
-  exports: unknown;
-  loaded: boolean;
-}
 type CompileCacheProbe = { getCompileCacheDir?: () => string | undefined };
 
 const require = createRequire(import.meta.url);
@@ -95,6 +90,18 @@ function nodeCompileCacheOn(): boolean {
   return typeof probe === 'function' && probe() !== undefined;
 }
 
+/** Why `dir` is not used for the code cache in this process, or undefined when it is. */
+function whyNotCached(dir: string | undefined): CacheOutcome | undefined {
+  if (dir === undefined) return 'off';
+  if (nodeCompileCacheOn()) return 'node-compile-cache';
+  // Node maps stack traces (--enable-source-maps) only for code it loads itself.
+  if ((process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled)
+    return 'source-maps';
+  let safe = safeDirs.get(dir);
+  if (safe === undefined) safeDirs.set(dir, (safe = safeCacheDir(dir)));
+  return safe ? undefined : 'unsafe-dir';
+}
+
 /**
  * `require(file)` for one of our CommonJS bundles, through V8's code cache kept in `dir`
  * (undefined: no cache). Same module object, cache entry and errors as require. Never fails
@@ -104,22 +111,11 @@ export function loadBundle(
   file: string,
   dir: string | undefined
 ): { exports: unknown; outcome: CacheOutcome } {
-  const M = Module as unknown as ModuleInternals;
-  const loaded = M._cache[file];
+  const loaded = cachedModule(file);
   if (loaded !== undefined) return { exports: loaded.exports, outcome: 'hit' };
-  let outcome: CacheOutcome | undefined;
-  if (dir === undefined) outcome = 'off';
-  else if (nodeCompileCacheOn()) outcome = 'node-compile-cache';
-  // Node maps stack traces (--enable-source-maps) only for code it loads itself.
-  else if ((process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled)
-    outcome = 'source-maps';
-  else {
-    let safe = safeDirs.get(dir);
-    if (safe === undefined) safeDirs.set(dir, (safe = safeCacheDir(dir)));
-    if (!safe) outcome = 'unsafe-dir';
-  }
-  if (outcome !== undefined || dir === undefined)
-    return { exports: require(file), outcome: outcome ?? 'off' };
+  const skipped = whyNotCached(dir);
+  if (skipped !== undefined || dir === undefined)
+    return { exports: require(file), outcome: skipped ?? 'off' };
 
   const source = readFileSync(file, 'utf8');
   const st = statSync(file);
@@ -135,7 +131,7 @@ export function loadBundle(
     lineOffset: -1,
     cachedData,
   });
-  outcome =
+  const outcome: CacheOutcome =
     cachedData === undefined
       ? 'miss'
       : script.cachedDataRejected === true
@@ -144,14 +140,11 @@ export function loadBundle(
   const wrapper = script.runInThisContext() as (
     exports: unknown,
     require: NodeJS.Require,
-    module: LoadedModule,
+    module: CachedModule,
     filename: string,
     dirname: string
   ) => void;
-  const mod = new M(file);
-  mod.filename = file;
-  mod.paths = M._nodeModulePaths(dirname(file));
-  M._cache[file] = mod;
+  const mod = addCachedModule(file);
   try {
     wrapper.call(
       mod.exports,
@@ -162,7 +155,7 @@ export function loadBundle(
       dirname(file)
     );
   } catch (err) {
-    Reflect.deleteProperty(M._cache, file);
+    removeCachedModule(file);
     throw err;
   }
   mod.loaded = true;

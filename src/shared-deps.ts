@@ -2,10 +2,11 @@
 // instrumentation base, semantic conventions, logs API) from one pre-built file. Called by
 // bootstrap.ts in a cluster worker, before any of them is loaded.
 import { existsSync, readFileSync } from 'node:fs';
-import Module, { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { log } from './diag.ts';
+import { addCachedModule, cachedModule } from './module-cache.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -21,18 +22,6 @@ const SHARED = [
 interface DepsBundle {
   readonly versions: Readonly<Record<string, string>>;
   readonly packages: Readonly<Record<string, unknown>>;
-}
-
-interface ModuleInternals {
-  new (id: string, parent?: unknown): CachedModule;
-  _cache: Record<string, CachedModule | undefined>;
-  _nodeModulePaths(dir: string): string[];
-}
-interface CachedModule {
-  filename: string;
-  paths: string[];
-  exports: unknown;
-  loaded: boolean;
 }
 
 /** The installed version of the package whose entry file is `main`, or undefined. */
@@ -61,11 +50,10 @@ export function preloadSharedDeps(
   try {
     const file = fileURLToPath(bundleUrl);
     if (!existsSync(file)) return [];
-    const M = Module as unknown as ModuleInternals;
     const mains = SHARED.map(name => [name, require.resolve(name)] as const);
     // All or none: a copy already loaded from its files, or another version installed, would
     // leave two instances of what must be one (the bundled base with a different API).
-    if (mains.some(([, main]) => M._cache[main] !== undefined)) return [];
+    if (mains.some(([, main]) => cachedModule(main) !== undefined)) return [];
     const bundle = load(file) as DepsBundle;
     if (
       mains.some(
@@ -76,12 +64,9 @@ export function preloadSharedDeps(
     )
       return [];
     for (const [name, main] of mains) {
-      const cached = new M(main);
-      cached.filename = main;
-      cached.paths = M._nodeModulePaths(dirname(main));
+      const cached = addCachedModule(main);
       cached.exports = bundle.packages[name];
       cached.loaded = true;
-      M._cache[main] = cached;
     }
     return [...SHARED];
   } catch (err) {
