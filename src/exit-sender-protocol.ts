@@ -1,6 +1,6 @@
 // What the main thread (sync-flush.ts) and the exit-time sender thread (exit-sender.ts) share:
-// the request shape, the thread's data and the shared flag's slots. No imports: the SDK bundle
-// includes this file, and the sender's node:http2/node:https stay out of every process's start.
+// the request shape, the thread's data and the shared flag's slots. No runtime imports: the SDK
+// bundle includes this file, and the sender's node:http2/node:https stay out of every start.
 import type { MessagePort } from 'node:worker_threads';
 
 /** One OTLP export request, already serialised. */
@@ -21,7 +21,7 @@ export interface ExitRequest {
 }
 
 export interface ExitSenderData {
-  /** Marks the thread's data as ours: this module is also bundled into the SDK bundle. */
+  /** Marks the thread's data as ours: exit-sender.js acts only in a thread started with it. */
   readonly otelForksafeExitSender: true;
   /** Int32Array view: [0] done flag, [1] requests that succeeded, [2] requests that failed. */
   readonly flag: SharedArrayBuffer;
