@@ -133,6 +133,40 @@ async function stopCluster(app: RunningNode): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * The benchmark cluster app with `workers` workers under `variant`: `work` runs once all listen,
+ * then the cluster is stopped. A failure kills it and names what failed, with a repro line.
+ */
+async function withCluster(
+  what: string,
+  variant: Variant,
+  options: {
+    workers: number;
+    env: Record<string, string | undefined>;
+    timeoutMs: number;
+  },
+  work: (app: RunningNode, ready: ReadyLine) => Promise<void>
+): Promise<void> {
+  const app = startNode(join(ROOT, 'bench', 'fixtures', 'cluster-server.cjs'), {
+    nodeArgs: PRELOAD[variant],
+    args: [String(options.workers)],
+    env: options.env,
+    timeoutMs: options.timeoutMs,
+  });
+  try {
+    const ready = JSON.parse(
+      await app.waitForLine('READY ', 30_000)
+    ) as ReadyLine;
+    await work(app, ready);
+    await stopCluster(app);
+  } catch (err) {
+    app.kill();
+    throw new Error(`${what} failed: ${app.repro}\n${app.stderr}`, {
+      cause: err,
+    });
+  }
+}
+
 // Primary start-to-first-fork and RSS; worker spawn-to-listening and RSS after REQUESTS requests.
 // `full`: the start, then REQUESTS requests and every process's RSS. `start`: the start only
 // (more samples of the noisiest rows). `cold`: ours without the code cache, start only,
@@ -143,91 +177,64 @@ async function measureStartup(
   sink: OtlpSink,
   mode: 'full' | 'start' | 'cold' = 'full'
 ): Promise<void> {
-  const cold = mode === 'cold';
-  const app = startNode(join(ROOT, 'bench', 'fixtures', 'cluster-server.cjs'), {
-    nodeArgs: PRELOAD[variant],
-    args: ['1'],
-    env: envFor(
-      variant,
-      sink,
-      'grpc',
-      cold ? { OTEL_FORKSAFE_CODE_CACHE: 'false' } : {}
-    ),
-    timeoutMs: 60_000,
-  });
-  try {
-    const ready = JSON.parse(
-      await app.waitForLine('READY ', 30_000)
-    ) as ReadyLine;
-    const startRows = (suffix: string): void => {
-      for (const w of ready.workers) {
-        record(`worker.spawnToListenMs${suffix}`, variant, w.spawnToListenMs);
-        record(`worker.cpuToListenMs${suffix}`, variant, w.cpuToListenMs);
+  const env = envFor(
+    variant,
+    sink,
+    'grpc',
+    mode === 'cold' ? { OTEL_FORKSAFE_CODE_CACHE: 'false' } : {}
+  );
+  await withCluster(
+    `${variant} startup run`,
+    variant,
+    { workers: 1, env, timeoutMs: 60_000 },
+    async (app, ready) => {
+      const startRows = (suffix: string): void => {
+        for (const w of ready.workers) {
+          record(`worker.spawnToListenMs${suffix}`, variant, w.spawnToListenMs);
+          record(`worker.cpuToListenMs${suffix}`, variant, w.cpuToListenMs);
+        }
+      };
+      if (mode === 'cold') {
+        startRows('.noCache');
+        return;
       }
-    };
-    if (cold) {
-      startRows('.noCache');
-      await stopCluster(app);
-      return;
+      if (variant !== 'forksafe') startRows('.noCache');
+      startRows('');
+      record('primary.firstForkMs', variant, ready.firstForkMs);
+      if (mode === 'start') return;
+      await hammer(ready.port, REQUESTS, '/');
+      app.send('rss');
+      const rss = JSON.parse(await app.waitForLine('RSS ', 10_000)) as RssLine;
+      record('primary.rssMB', variant, rss.primary / MB);
+      for (const w of ready.workers)
+        record('worker.rssAtListenMB', variant, w.rssAtListen / MB);
+      for (const r of rss.workers) record('worker.rssMB', variant, r / MB);
+      for (const h of rss.heapUsed)
+        record('worker.heapUsedMB', variant, h / MB);
     }
-    if (variant !== 'forksafe') startRows('.noCache');
-    startRows('');
-    record('primary.firstForkMs', variant, ready.firstForkMs);
-    if (mode === 'start') {
-      await stopCluster(app);
-      return;
-    }
-    await hammer(ready.port, REQUESTS, '/');
-    app.send('rss');
-    const rss = JSON.parse(await app.waitForLine('RSS ', 10_000)) as RssLine;
-    record('primary.rssMB', variant, rss.primary / MB);
-    for (const w of ready.workers)
-      record('worker.rssAtListenMB', variant, w.rssAtListen / MB);
-    for (const r of rss.workers) record('worker.rssMB', variant, r / MB);
-    for (const h of rss.heapUsed) record('worker.heapUsedMB', variant, h / MB);
-    await stopCluster(app);
-  } catch (err) {
-    app.kill();
-    throw new Error(
-      `${variant} startup run failed: ${app.repro}\n${app.stderr}`,
-      {
-        cause: err,
-      }
-    );
-  }
+  );
 }
 
 /** One run of ours that lives until the code cache of both bundles is written. */
 async function warmCodeCache(sink: OtlpSink): Promise<void> {
   rmSync(CODE_CACHE, { recursive: true, force: true });
-  const app = startNode(join(ROOT, 'bench', 'fixtures', 'cluster-server.cjs'), {
-    nodeArgs: PRELOAD.forksafe,
-    args: ['1'],
-    env: envFor('forksafe', sink, 'grpc'),
-    timeoutMs: 30_000,
-  });
-  try {
-    const ready = JSON.parse(
-      await app.waitForLine('READY ', 30_000)
-    ) as ReadyLine;
-    await hammer(ready.port, 50, '/');
-    const written = (): number => {
-      try {
-        return readdirSync(CODE_CACHE).filter(f => f.endsWith('.v8cache'))
-          .length;
-      } catch {
-        return 0;
-      }
-    };
-    for (const end = Date.now() + 10_000; written() < 2; await sleep(100))
-      if (Date.now() > end) throw new Error('no code cache after 10 s');
-    await stopCluster(app);
-  } catch (err) {
-    app.kill();
-    throw new Error(`code cache warm-up failed: ${app.repro}\n${app.stderr}`, {
-      cause: err,
-    });
-  }
+  const written = (): number => {
+    try {
+      return readdirSync(CODE_CACHE).filter(f => f.endsWith('.v8cache')).length;
+    } catch {
+      return 0;
+    }
+  };
+  await withCluster(
+    'code cache warm-up',
+    'forksafe',
+    { workers: 1, env: envFor('forksafe', sink, 'grpc'), timeoutMs: 30_000 },
+    async (_app, ready) => {
+      await hammer(ready.port, 50, '/');
+      for (const end = Date.now() + 10_000; written() < 2; await sleep(100))
+        if (Date.now() > end) throw new Error('no code cache after 10 s');
+    }
+  );
 }
 
 // Requests per second through a 2-worker cluster, exporting to the sink.
@@ -235,52 +242,45 @@ async function measureThroughput(
   variant: Variant,
   sink: OtlpSink
 ): Promise<void> {
-  const app = startNode(join(ROOT, 'bench', 'fixtures', 'cluster-server.cjs'), {
-    nodeArgs: PRELOAD[variant],
-    args: ['2'],
-    env: envFor(variant, sink, 'grpc'),
-    timeoutMs: 60_000 + THROUGHPUT_SECONDS * 1000,
-  });
-  try {
-    const ready = JSON.parse(
-      await app.waitForLine('READY ', 30_000)
-    ) as ReadyLine;
-    // A short warm-up so JIT and connection setup are not counted.
-    await hammer(ready.port, 200, '/');
-    const workersCpu = async (): Promise<number> => {
-      app.stdout = ''; // waitForLine returns the first matching line: forget the last one
-      app.send('cpu');
-      const { workers } = JSON.parse(await app.waitForLine('CPU ', 10_000)) as {
-        workers: number[];
+  await withCluster(
+    `${variant} throughput run`,
+    variant,
+    {
+      workers: 2,
+      env: envFor(variant, sink, 'grpc'),
+      timeoutMs: 60_000 + THROUGHPUT_SECONDS * 1000,
+    },
+    async (app, ready) => {
+      // A short warm-up so JIT and connection setup are not counted.
+      await hammer(ready.port, 200, '/');
+      const workersCpu = async (): Promise<number> => {
+        app.stdout = ''; // waitForLine returns the first matching line: forget the last one
+        app.send('cpu');
+        const { workers } = JSON.parse(
+          await app.waitForLine('CPU ', 10_000)
+        ) as { workers: number[] };
+        return workers.reduce((a, b) => a + b, 0);
       };
-      return workers.reduce((a, b) => a + b, 0);
-    };
-    const cpuBefore = await workersCpu();
-    const result = await autocannon({
-      url: `http://127.0.0.1:${ready.port}/`,
-      connections: 10,
-      duration: THROUGHPUT_SECONDS,
-    });
-    if (result.non2xx > 0 || result.errors > 0)
-      throw new Error(
-        `${result.non2xx} non-2xx responses, ${result.errors} errors`
+      const cpuBefore = await workersCpu();
+      const result = await autocannon({
+        url: `http://127.0.0.1:${ready.port}/`,
+        connections: 10,
+        duration: THROUGHPUT_SECONDS,
+      });
+      if (result.non2xx > 0 || result.errors > 0)
+        throw new Error(
+          `${result.non2xx} non-2xx responses, ${result.errors} errors`
+        );
+      record('throughput.rps', variant, result.requests.average);
+      // The workers' CPU time per answered request: the same work as requests per second, but
+      // far less disturbed by the load generator and the receiver sharing the machine.
+      record(
+        'throughput.cpuUsPerRequest',
+        variant,
+        ((await workersCpu()) - cpuBefore) / result.requests.total
       );
-    record('throughput.rps', variant, result.requests.average);
-    // The workers' CPU time per answered request: the same work as requests per second, but
-    // far less disturbed by the load generator and the receiver sharing the machine.
-    record(
-      'throughput.cpuUsPerRequest',
-      variant,
-      ((await workersCpu()) - cpuBefore) / result.requests.total
-    );
-    await stopCluster(app);
-  } catch (err) {
-    app.kill();
-    throw new Error(
-      `${variant} throughput run failed: ${app.repro}\n${app.stderr}`,
-      { cause: err }
-    );
-  }
+    }
+  );
 }
 
 // CPU time of a process making SPANS spans and exporting them all, scaled to 10,000 spans.
