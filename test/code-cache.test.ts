@@ -36,15 +36,19 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const BUNDLES = ['otel-deps.bundle.cjs', 'sdk.bundle.cjs'] as const;
 
-const cacheFiles = (dir: string): string[] => {
+/** The names in `dir`, none when it does not exist (yet). */
+const filesIn = (dir: string): string[] => {
   try {
-    return readdirSync(dir)
-      .filter(f => f.endsWith('.v8cache'))
-      .sort();
+    return readdirSync(dir);
   } catch {
     return [];
   }
 };
+
+const cacheFiles = (dir: string): string[] =>
+  filesIn(dir)
+    .filter(f => f.endsWith('.v8cache'))
+    .sort();
 
 /** The files of this Node's build of our two bundles. */
 const ours = (files: string[]): string[] =>
@@ -54,11 +58,9 @@ const ours = (files: string[]): string[] =>
       BUNDLES.some(b => f.startsWith(`${b}-`))
   );
 
-async function until(what: string, predicate: () => boolean): Promise<void> {
-  for (const deadline = Date.now() + 10_000; !predicate(); await sleep(50)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
+/** Polls `predicate` (the sink's poller: nothing here depends on what the sink received). */
+const until = (what: string, predicate: () => boolean): Promise<void> =>
+  sink().waitFor(predicate, { what, timeoutMs: 10_000 });
 
 interface Run {
   /** `code cache: <outcome>` per bundle, from the worker's debug lines. */
@@ -226,14 +228,7 @@ test("Node's own compile cache, when on, is left to cover our bundles", async t 
   const nodes = join(scratch, 'node-compile-cache');
   const run = await runWorker(
     ours,
-    () =>
-      until("Node's cache", () => {
-        try {
-          return readdirSync(nodes).length > 0;
-        } catch {
-          return false;
-        }
-      }),
+    () => until("Node's cache", () => filesIn(nodes).length > 0),
     { NODE_COMPILE_CACHE: nodes }
   );
   assert.deepEqual(run.outcomes, {
