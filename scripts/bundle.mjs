@@ -4,8 +4,8 @@
 // - dist/src/sdk.bundle.cjs: the SDK path, src/sdk.ts with @opentelemetry/sdk-node and the
 //   exporters, which bootstrap.ts requires in processes that export. One CommonJS file loads
 //   in about half the time of the ~700 small ones it is made of.
-// - dist/src/otel-deps.bundle.cjs: the five packages every instrumentation shares (API, core,
-//   instrumentation base, semantic conventions, logs API), which a worker puts in require.cache
+// - dist/src/otel-deps.bundle.cjs: the four packages every instrumentation shares (API, core,
+//   instrumentation base, semantic conventions), which a worker puts in require.cache
 //   under their own file names (src/shared-deps.ts): ~110 files, read in ~25 ms instead of ~65.
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -23,7 +23,6 @@ const EXTERNAL = [
   '@opentelemetry/api',
   '@opentelemetry/instrumentation',
   '@opentelemetry/auto-instrumentations-node',
-  '@opentelemetry/api-logs',
   '@opentelemetry/core',
   '@opentelemetry/semantic-conventions',
   // Never used with the configuration startSdk passes (file configuration, Prometheus, Zipkin)
@@ -95,17 +94,20 @@ const freeRequirePlugin = {
 const builtinImportPlugin = {
   name: 'builtin-dynamic-import-to-require',
   setup(b) {
-    b.onLoad({ filter: /[\\/]otlp-exporter-base[\\/].*\.js$/ }, async args => {
-      const source = await readFile(args.path, 'utf8');
-      if (!source.includes('import(')) return undefined;
-      return {
-        loader: 'js',
-        contents: source.replace(
-          /\bimport\((['"])(https?)\1\)/g,
-          'Promise.resolve().then(() => require("$2"))'
-        ),
-      };
-    });
+    b.onLoad(
+      { filter: /[\\/]otlp-exporter-base[\\/].*\.c?js$/ },
+      async args => {
+        const source = await readFile(args.path, 'utf8');
+        if (!source.includes('import(')) return undefined;
+        return {
+          loader: 'js',
+          contents: source.replace(
+            /\bimport\((['"])(https?)\1\)/g,
+            'Promise.resolve().then(() => require("$2"))'
+          ),
+        };
+      }
+    );
   },
 };
 
@@ -155,7 +157,6 @@ await build({
 // versions are recorded, so that a different installed copy is never replaced by this one.
 const SHARED = [
   '@opentelemetry/api',
-  '@opentelemetry/api-logs',
   '@opentelemetry/core',
   '@opentelemetry/instrumentation',
   '@opentelemetry/semantic-conventions',

@@ -359,6 +359,8 @@ function startUndecided(ctx: UndecidedContext): void {
   const ensureDeferred = (): NonNullable<typeof deferred> => {
     if (deferred) return deferred;
     const api = loadApi();
+    // Loading the API for the first time comes back here through the require hook.
+    if (deferred) return deferred;
     const { DeferredMeterProvider: Meters, DeferredTracerProvider: Tracers } =
       require('./deferred-providers.js') as typeof DeferredExports;
     deferred = {
@@ -383,14 +385,12 @@ function startUndecided(ctx: UndecidedContext): void {
   let onMainLoaded: (() => void) | undefined;
   // Instrumentations load as their modules do, also while undecided: a standalone app
   // requires its modules in its first turn, before the role is known.
+  const onApiLoaded = (): void => {
+    if (phase === 'undecided') ensureDeferred();
+  };
   const lazy: LazyInstrumentations = startLazyInstrumentations(
     config.instrumentations,
-    {
-      onApiLoaded: () => {
-        if (phase === 'undecided') ensureDeferred();
-      },
-      onMainLoaded: () => onMainLoaded?.(),
-    }
+    { onApiLoaded, onMainLoaded: () => onMainLoaded?.() }
   );
   state.esmModuleLoading = url => lazy.esmModuleLoading(url);
   // Drawn now so that threads started while the role is undecided already know it.
@@ -471,6 +471,7 @@ function startUndecided(ctx: UndecidedContext): void {
   if (entryUrl !== undefined) {
     registerImportHook(modules);
     registerEntryMarker(entryUrl);
+    state.apiLoading = onApiLoaded;
     state.mainEvaluated = () =>
       setImmediate(() => settle('entry module evaluated'));
     // Fallback should the marker never run (an entry the hook did not see).

@@ -127,14 +127,10 @@ const SAMPLERS: readonly SamplerName[] = [
   'parentbased_always_off',
   'parentbased_traceidratio',
 ];
-const PROPAGATORS = [
-  'tracecontext',
-  'baggage',
-  'b3',
-  'b3multi',
-  'jaeger',
-  'none',
-];
+const PROPAGATORS = ['tracecontext', 'baggage', 'b3', 'b3multi', 'none'];
+// Ref: OpenTelemetry JS 3.x migration: @opentelemetry/propagator-jaeger was removed upstream
+// (Jaeger itself reads W3C trace context); named, it gets its own line rather than "unknown".
+const REMOVED_PROPAGATORS = ['jaeger'];
 const LOG_LEVELS: readonly LogLevelName[] = [
   'none',
   'error',
@@ -522,7 +518,15 @@ function readSampler(r: Reader): ForksafeConfig['sampler'] {
 function readPropagators(r: Reader): string[] {
   const list = r.list('OTEL_PROPAGATORS');
   if (list === undefined) return ['tracecontext', 'baggage'];
-  const lower = [...new Set(list.map(s => s.toLowerCase()))];
+  const all = [...new Set(list.map(s => s.toLowerCase()))];
+  const removed = all.filter(p => REMOVED_PROPAGATORS.includes(p));
+  const lower = all.filter(p => !REMOVED_PROPAGATORS.includes(p));
+  if (removed.length > 0) {
+    r.report(
+      'OTEL_PROPAGATORS (removed)',
+      `OTEL_PROPAGATORS=${JSON.stringify(removed.join(','))} is no longer available (removed in OpenTelemetry JS 3; Jaeger reads tracecontext); using ${lower.length > 0 ? lower.join(',') : 'none'}`
+    );
+  }
   const unknown = lower.filter(p => !PROPAGATORS.includes(p));
   const known = lower.filter(p => PROPAGATORS.includes(p));
   if (unknown.length > 0) {

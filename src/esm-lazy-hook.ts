@@ -1,13 +1,8 @@
-// A module-customization hook (module.register, loader thread), chained in front of
-// import-in-the-middle's: each module wrapper iitm generates gets one leading statement that
-// tells the preload which module is about to be registered with iitm's hooks, so the
-// preload can construct that module's instrumentation just in time (lazy-instrumentations.ts).
-
-interface LoadResult {
-  format?: string | null | undefined;
-  source?: string | ArrayBuffer | ArrayBufferView | null | undefined;
-  shortCircuit?: boolean;
-}
+// Puts one leading statement into each module wrapper import-in-the-middle generates, telling
+// the preload which module is about to be registered with iitm's hooks, so that it can
+// construct that module's instrumentation just in time (lazy-instrumentations.ts). Used
+// in-thread by src/esm-hooks.ts; `load` serves the loader thread on older 22/24 releases.
+import { sourceText, type LoadResult } from './esm-entry-hook.ts';
 
 type NextLoad = (
   url: string,
@@ -22,13 +17,9 @@ function marker(realUrl: string): string {
   return `globalThis[Symbol.for("otel-forksafe")]?.esmModuleLoading?.(${JSON.stringify(realUrl)});`;
 }
 
-/** Adds the marker to iitm's wrappers (URLs carrying `iitm=true`); the rest passes untouched. */
-export async function load(
-  url: string,
-  context: object,
-  nextLoad: NextLoad
-): Promise<LoadResult> {
-  const result = await nextLoad(url, context);
+/** `result` with the marker in front when `url` is an iitm wrapper; else `result` itself. */
+export function withLoadingMarker(url: string, result: LoadResult): LoadResult {
+  // Dev note: this runs for every module the process loads; the common case is one search.
   if (!url.includes('iitm=true') || result.format !== 'module') return result;
   if (result.source == null) return result;
   let realUrl: string;
@@ -41,9 +32,14 @@ export async function load(
   } catch {
     return result;
   }
-  const source =
-    typeof result.source === 'string'
-      ? result.source
-      : Buffer.from(result.source as ArrayBuffer).toString('utf8');
-  return { ...result, source: marker(realUrl) + source };
+  return { ...result, source: marker(realUrl) + sourceText(result.source) };
+}
+
+/** Loader thread: adds the marker to iitm's wrappers; the rest passes untouched. */
+export async function load(
+  url: string,
+  context: object,
+  nextLoad: NextLoad
+): Promise<LoadResult> {
+  return withLoadingMarker(url, await nextLoad(url, context));
 }

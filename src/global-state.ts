@@ -11,6 +11,11 @@ export interface ForksafeGlobalState {
   mainEvaluated?: () => void;
   /** Called by the statement our loader hook puts in import-in-the-middle's module wrappers. */
   esmModuleLoading?: (url: string) => void;
+  /**
+   * Called by the statement our loader hook puts at the top of @opentelemetry/api's ES module
+   * entry while the role is undecided (its CommonJS entry is seen by the require hook).
+   */
+  apiLoading?: () => void;
 }
 
 const SLOT = Symbol.for('otel-forksafe');

@@ -55,8 +55,10 @@ export interface LazyOptions {
 // them a turn later keeps ~20 ms (runtime-node) off every worker's way to listening.
 const METRICS_ONLY = new Set(['runtime-node', 'host-metrics']);
 
+// The API's CommonJS entry as a resolved filename (API 1.10 is dist/index.cjs; 1.9 and
+// earlier, which apps may bring, build/src/index.js).
 const API_INDEX =
-  /[\\/]@opentelemetry[\\/]api[\\/]build[\\/]src[\\/]index\.js$/;
+  /[\\/]@opentelemetry[\\/]api[\\/](?:dist[\\/]index\.cjs|build[\\/]src[\\/]index\.js)$/;
 
 /**
  * The module name (as the instrumentation table lists it) that a `require` request, an

@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs';
 import type * as GrpcModule from '@grpc/grpc-js';
 import type * as B3Module from '@opentelemetry/propagator-b3';
-import type * as JaegerModule from '@opentelemetry/propagator-jaeger';
 import { createRequire } from 'node:module';
 import {
   diag,
@@ -290,8 +289,7 @@ function createPropagator(config: ForksafeConfig): TextMapPropagator | null {
         return new W3CTraceContextPropagator();
       case 'baggage':
         return new W3CBaggagePropagator();
-      case 'b3':
-      case 'b3multi': {
+      default: {
         const b3 = require('@opentelemetry/propagator-b3') as typeof B3Module;
         return new b3.B3Propagator({
           injectEncoding:
@@ -299,11 +297,6 @@ function createPropagator(config: ForksafeConfig): TextMapPropagator | null {
               ? b3.B3InjectEncoding.SINGLE_HEADER
               : b3.B3InjectEncoding.MULTI_HEADER,
         });
-      }
-      default: {
-        const jaeger =
-          require('@opentelemetry/propagator-jaeger') as typeof JaegerModule;
-        return new jaeger.JaegerPropagator();
       }
     }
   });

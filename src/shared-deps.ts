@@ -1,5 +1,5 @@
-// Serves the five OpenTelemetry packages that every instrumentation shares (API, core,
-// instrumentation base, semantic conventions, logs API) from one pre-built file. Called by
+// Serves the four OpenTelemetry packages that every instrumentation shares (API, core,
+// instrumentation base, semantic conventions) from one pre-built file. Called by
 // bootstrap.ts in a cluster worker, before any of them is loaded.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,7 +13,6 @@ const require = createRequire(import.meta.url);
 // The same list as SHARED in scripts/bundle.mjs.
 const SHARED = [
   '@opentelemetry/api',
-  '@opentelemetry/api-logs',
   '@opentelemetry/core',
   '@opentelemetry/instrumentation',
   '@opentelemetry/semantic-conventions',
@@ -41,7 +40,7 @@ function installedVersion(name: string, main: string): string | undefined {
  * package in the process. Returns the names served. Never throws.
  */
 // Dev note: ~110 small files cost a worker ~65 ms of CPU to read and compile, one file ~25 ms.
-// Only a worker does this: it needs all five at once, while a primary needs none of them and
+// Only a worker does this: it needs all four at once, while a primary needs none of them and
 // an undecided process may have loaded the API from its own files before it knows its role.
 export function preloadSharedDeps(
   bundleUrl: URL,

@@ -30,7 +30,7 @@ import { TraceFlags, type Context } from '@opentelemetry/api';
 import type {
   LogRecordProcessor,
   ReadableLogRecord,
-  SdkLogRecord,
+  ReadWriteLogRecord,
 } from '@opentelemetry/sdk-logs';
 import type {
   MetricData,
@@ -161,7 +161,7 @@ export class LedgerLogRecordProcessor implements LogRecordProcessor {
     this.#ledger = ledger;
   }
 
-  onEmit(logRecord: SdkLogRecord, context?: Context): void {
+  onEmit(logRecord: ReadWriteLogRecord, context?: Context): void {
     this.#ledger.add(logRecord);
     this.#inner.onEmit(logRecord, context);
   }

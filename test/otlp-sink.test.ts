@@ -6,7 +6,7 @@ import { connect, createServer as createNetServer } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ROOT_CONTEXT, SpanKind, ValueType, trace } from '@opentelemetry/api';
 import type { Attributes } from '@opentelemetry/api';
-import { SeverityNumber } from '@opentelemetry/api-logs';
+import { SeverityNumber } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
 import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
@@ -31,11 +31,11 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import {
-  BasicTracerProvider,
+  TracerProvider,
   InMemorySpanExporter,
   SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+} from '@opentelemetry/sdk-trace';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { byPid, resourceValues, startOtlpSink } from './helpers/otlp-sink.ts';
 import type { OtlpSink, OtlpTransport } from './helpers/otlp-sink.ts';
 
@@ -108,9 +108,9 @@ interface Emitted {
 
 /** Emits 2 spans, 2 metrics (after one forceFlush) and 2 log records. */
 async function emitAll(resource: Resource, exp: Exporters): Promise<Emitted> {
-  const tracerProvider = new BasicTracerProvider({
+  const tracerProvider = new TracerProvider({
     resource,
-    spanProcessors: [new SimpleSpanProcessor(exp.spans)],
+    spanProcessors: [new SimpleSpanProcessor({ exporter: exp.spans })],
   });
   const meterProvider = new MeterProvider({
     resource,
@@ -330,8 +330,8 @@ function exportOnce(
 
 function finishedSpans(): ReadableSpan[] {
   const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
-    spanProcessors: [new SimpleSpanProcessor(memory)],
+  const provider = new TracerProvider({
+    spanProcessors: [new SimpleSpanProcessor({ exporter: memory })],
   });
   provider.getTracer('black-hole').startSpan('lost').end();
   return memory.getFinishedSpans();
@@ -411,8 +411,8 @@ void describe('otlp-sink with the real OTLP exporters', () => {
       const address = proxy.address();
       assert.ok(address && typeof address === 'object');
       const memory = new InMemorySpanExporter();
-      const provider = new BasicTracerProvider({
-        spanProcessors: [new SimpleSpanProcessor(memory)],
+      const provider = new TracerProvider({
+        spanProcessors: [new SimpleSpanProcessor({ exporter: memory })],
       });
       provider
         .getTracer('gzip')
@@ -727,9 +727,9 @@ void describe('otlp-sink waitFor', () => {
       const exporter = new JsonTraceExporter({
         url: `${sink.httpEndpoint}/v1/traces`,
       });
-      const provider = new BasicTracerProvider({
+      const provider = new TracerProvider({
         resource: resourceFromAttributes({ 'process.pid': process.pid }),
-        spanProcessors: [new SimpleSpanProcessor(exporter)],
+        spanProcessors: [new SimpleSpanProcessor({ exporter: exporter })],
       });
       try {
         provider.getTracer('t').startSpan('one').end();
