@@ -1,12 +1,14 @@
-// `npm run bench [-- --short] [-- --rounds N]`: measures bare node, the upstream register
-// (@opentelemetry/auto-instrumentations-node/register) and otel-forksafe in one run, rounds
-// alternating the three, and prints medians (with min and max) and ratios; also writes
-// bench/results.json. Never part of the test suite: CI may run `--short` to prove it works.
+// `npm run bench [-- --short] [-- --rounds N] [-- --node PATH]`: measures bare node, the
+// upstream register of the same SDK line (@opentelemetry/auto-instrumentations-node/register)
+// and otel-forksafe in one run, rounds alternating the three, and prints medians (with min and
+// max) and ratios; also writes bench/results.json (or --out). Never part of the test suite: CI
+// runs `--short` to prove it works. Rows and targets: bench/rows.ts.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { execFileSync } from 'node:child_process';
 import autocannon from 'autocannon';
 import { startOtlpSink, type OtlpSink } from '../test/helpers/otlp-sink.ts';
 import {
@@ -16,32 +18,38 @@ import {
   startNode,
   type RunningNode,
 } from '../test/helpers/run-node.ts';
+import { report, rows, SHAPES, type Shape } from './rows.ts';
+import { record, samples, VARIANTS, type Variant } from './stats.ts';
 
 const { values: flags } = parseArgs({
   options: {
     short: { type: 'boolean', default: false },
     rounds: { type: 'string' },
-    'throughput-seconds': { type: 'string' },
     spans: { type: 'string' },
     out: { type: 'string' },
     only: { type: 'string' },
+    node: { type: 'string' },
   },
 });
-// `--only startup,throughput,export` runs a subset (while working on one number).
+// `--only shapes,startup,throughput,export,short-lived` runs a subset (while working on one).
 const ONLY = new Set(
-  (flags.only ?? 'startup,throughput,export').split(',').map(s => s.trim())
+  (flags.only ?? 'shapes,startup,throughput,export,short-lived')
+    .split(',')
+    .map(s => s.trim())
 );
 const SHORT = flags.short === true;
-const ROUNDS = Number(flags.rounds ?? (SHORT ? 1 : 5));
-const THROUGHPUT_SECONDS = Number(
-  flags['throughput-seconds'] ?? (SHORT ? 1 : 8)
-);
+const ROUNDS = Number(flags.rounds ?? (SHORT ? 1 : 3));
+// The Node that runs the apps (default: the one running this script).
+const NODE = flags.node ?? process.execPath;
 // CPU is reported per 10,000 spans whatever the count made.
 const SPANS = Number(flags.spans ?? (SHORT ? 2000 : 10000));
-const REQUESTS = SHORT ? 200 : 1000;
-// Process starts measured per variant and round (one of them followed by REQUESTS requests).
+// Requests per worker before the steady-state RSS: past the point where bare node's RSS has
+// stopped growing. The throughput run sends them (2 workers).
+const STEADY_REQUESTS = SHORT ? 2000 : 20000;
+// Worker starts measured per variant and round.
 const STARTS_PER_ROUND = SHORT ? 1 : 4;
-// A short run proves the bench works; it does not replace the committed figures.
+// Runs of the one-line script per variant and round (median of 20 over a full run's rounds).
+const SHORT_LIVED_RUNS = SHORT ? 2 : 7;
 const OUT =
   flags.out ??
   (SHORT
@@ -52,9 +60,8 @@ const OUT =
 // by a warm-up run, so every measured start of ours is a warm one, as in a service that has
 // started before. Cold starts (no cache) are measured too, in rows of their own.
 const CODE_CACHE = join(ROOT, '.tmp', 'bench-code-cache');
-
-type Variant = 'bare' | 'upstream' | 'forksafe';
-const VARIANTS: readonly Variant[] = ['bare', 'upstream', 'forksafe'];
+// Node's own compile cache, for the rows that compare it with ours (bare and ours alike).
+const NODE_COMPILE_CACHE = join(ROOT, '.tmp', 'bench-node-compile-cache');
 
 const PRELOAD: Record<Variant, string[]> = {
   bare: [],
@@ -82,29 +89,20 @@ function envFor(
   for (const key of Object.keys(process.env))
     if (key.startsWith('OTEL_')) env[key] = undefined;
   env.NODE_OPTIONS = undefined;
+  env.NODE_COMPILE_CACHE = undefined;
   // run-node's base env turns metrics and logs off; the benchmark keeps every default.
   env.OTEL_METRICS_EXPORTER = undefined;
   env.OTEL_LOGS_EXPORTER = undefined;
-  if (variant === 'bare') return env;
-  Object.assign(env, {
-    OTEL_FORKSAFE_CODE_CACHE: CODE_CACHE,
-    OTEL_SERVICE_NAME: 'bench',
-    OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
-    OTEL_EXPORTER_OTLP_ENDPOINT:
-      protocol === 'grpc' ? sink.grpcEndpoint : sink.httpEndpoint,
-    ...(variant === 'upstream' ? UPSTREAM_ENV : {}),
-    ...extra,
-  });
-  return env;
-}
-
-interface Samples {
-  [metric: string]: Partial<Record<Variant, number[]>>;
-}
-const samples: Samples = {};
-function record(metric: string, variant: Variant, value: number): void {
-  const m = (samples[metric] ??= {});
-  (m[variant] ??= []).push(value);
+  if (variant !== 'bare')
+    Object.assign(env, {
+      OTEL_FORKSAFE_CODE_CACHE: CODE_CACHE,
+      OTEL_SERVICE_NAME: 'bench',
+      OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+      OTEL_EXPORTER_OTLP_ENDPOINT:
+        protocol === 'grpc' ? sink.grpcEndpoint : sink.httpEndpoint,
+      ...(variant === 'upstream' ? UPSTREAM_ENV : {}),
+    });
+  return { ...env, ...extra };
 }
 
 const MB = 1024 * 1024;
@@ -113,6 +111,7 @@ interface ReadyLine {
   port: number;
   firstForkMs: number;
   primaryRssAtFork: number;
+  primaryRssListening: number;
   workers: Array<{
     pid: number;
     spawnToListenMs: number;
@@ -133,26 +132,38 @@ async function stopCluster(app: RunningNode): Promise<void> {
   clearTimeout(timer);
 }
 
+/** The latest line starting with `prefix` after sending `command`. */
+async function ask(app: RunningNode, command: string, prefix: string) {
+  app.stdout = ''; // waitForLine returns the first matching line: forget the last one
+  app.send(command);
+  return JSON.parse(await app.waitForLine(prefix, 30_000)) as unknown;
+}
+
 /**
- * The benchmark cluster app with `workers` workers under `variant`: `work` runs once all listen,
- * then the cluster is stopped. A failure kills it and names what failed, with a repro line.
+ * A benchmark app (bench/fixtures) with `workers` workers under `variant`: `work` runs once all
+ * listen, then the cluster is stopped. A failure kills it and names what failed, with a repro.
  */
 async function withCluster(
   what: string,
   variant: Variant,
   options: {
+    app?: string;
     workers: number;
     env: Record<string, string | undefined>;
     timeoutMs: number;
   },
   work: (app: RunningNode, ready: ReadyLine) => Promise<void>
 ): Promise<void> {
-  const app = startNode(join(ROOT, 'bench', 'fixtures', 'cluster-server.cjs'), {
-    nodeArgs: PRELOAD[variant],
-    args: [String(options.workers)],
-    env: options.env,
-    timeoutMs: options.timeoutMs,
-  });
+  const app = startNode(
+    join(ROOT, 'bench', 'fixtures', options.app ?? 'cluster-server.cjs'),
+    {
+      command: NODE,
+      nodeArgs: PRELOAD[variant],
+      args: [String(options.workers)],
+      env: options.env,
+      timeoutMs: options.timeoutMs,
+    }
+  );
   try {
     const ready = JSON.parse(
       await app.waitForLine('READY ', 30_000)
@@ -167,57 +178,94 @@ async function withCluster(
   }
 }
 
-// Primary start-to-first-fork and RSS; worker spawn-to-listening and RSS after REQUESTS requests.
-// `full`: the start, then REQUESTS requests and every process's RSS. `start`: the start only
-// (more samples of the noisiest rows). `cold`: ours without the code cache, start only,
-// recorded in rows of its own (bare and upstream have no cache: their starts are recorded in
-// those rows too).
-async function measureStartup(
+// A primary of each app shape: start to first fork, RSS at the fork, once 2 workers listen,
+// and after each worker has been replaced.
+async function measureShape(
+  shape: Shape,
   variant: Variant,
-  sink: OtlpSink,
-  mode: 'full' | 'start' | 'cold' = 'full'
+  sink: OtlpSink
 ): Promise<void> {
-  const env = envFor(
-    variant,
-    sink,
-    'grpc',
-    mode === 'cold' ? { OTEL_FORKSAFE_CODE_CACHE: 'false' } : {}
-  );
   await withCluster(
-    `${variant} startup run`,
+    `${variant} ${shape} run`,
     variant,
-    { workers: 1, env, timeoutMs: 60_000 },
+    {
+      app: SHAPES[shape],
+      workers: 2,
+      env: envFor(variant, sink, 'grpc'),
+      timeoutMs: 60_000,
+    },
     async (app, ready) => {
-      const startRows = (suffix: string): void => {
-        for (const w of ready.workers) {
-          record(`worker.spawnToListenMs${suffix}`, variant, w.spawnToListenMs);
-          record(`worker.cpuToListenMs${suffix}`, variant, w.cpuToListenMs);
-        }
+      record(`primary.${shape}.firstForkMs`, variant, ready.firstForkMs);
+      record(
+        `primary.${shape}.rssAtForkMB`,
+        variant,
+        ready.primaryRssAtFork / MB
+      );
+      record(
+        `primary.${shape}.rssListeningMB`,
+        variant,
+        ready.primaryRssListening / MB
+      );
+      await hammer(ready.port, 20, '/');
+      const { primaryRss } = (await ask(app, 'replace', 'REPLACED ')) as {
+        primaryRss: number;
       };
-      if (mode === 'cold') {
-        startRows('.noCache');
-        return;
-      }
-      if (variant !== 'forksafe') startRows('.noCache');
-      startRows('');
-      record('primary.firstForkMs', variant, ready.firstForkMs);
-      if (mode === 'start') return;
-      await hammer(ready.port, REQUESTS, '/');
-      app.send('rss');
-      const rss = JSON.parse(await app.waitForLine('RSS ', 10_000)) as RssLine;
-      record('primary.rssMB', variant, rss.primary / MB);
-      for (const w of ready.workers)
-        record('worker.rssAtListenMB', variant, w.rssAtListen / MB);
-      for (const r of rss.workers) record('worker.rssMB', variant, r / MB);
-      for (const h of rss.heapUsed)
-        record('worker.heapUsedMB', variant, h / MB);
+      record(`primary.${shape}.rssReplacedMB`, variant, primaryRss / MB);
     }
   );
 }
 
-/** One run of ours that lives until the code cache of both bundles is written. */
-async function warmCodeCache(sink: OtlpSink): Promise<void> {
+// A worker's spawn-to-listening wall and CPU time. `cold`: ours without our code cache;
+// `nodeCache`: Node's compile cache for the whole process instead (bare and ours).
+async function measureStartup(
+  variant: Variant,
+  sink: OtlpSink,
+  mode: 'warm' | 'cold' | 'nodeCache'
+): Promise<void> {
+  const extra: Record<string, string> =
+    mode === 'cold'
+      ? { OTEL_FORKSAFE_CODE_CACHE: 'false' }
+      : mode === 'nodeCache'
+        ? {
+            OTEL_FORKSAFE_CODE_CACHE: 'false',
+            NODE_COMPILE_CACHE: NODE_COMPILE_CACHE,
+          }
+        : {};
+  await withCluster(
+    `${variant} ${mode} startup run`,
+    variant,
+    {
+      workers: 1,
+      env: envFor(variant, sink, 'grpc', extra),
+      timeoutMs: 60_000,
+    },
+    (_app, ready) => {
+      for (const w of ready.workers) {
+        if (mode === 'nodeCache') {
+          record(
+            'worker.cpuToListenMs.nodeCompileCache',
+            variant,
+            w.cpuToListenMs
+          );
+          continue;
+        }
+        // Bare and upstream have no code cache: their starts count in the cold row too.
+        if (mode === 'cold' || variant !== 'forksafe')
+          record('worker.cpuToListenMs.noCache', variant, w.cpuToListenMs);
+        if (mode === 'cold') continue;
+        record('worker.spawnToListenMs', variant, w.spawnToListenMs);
+        record('worker.cpuToListenMs', variant, w.cpuToListenMs);
+        record('worker.rssAtListenMB', variant, w.rssAtListen / MB);
+      }
+      return Promise.resolve();
+    }
+  );
+}
+
+/** Fills our code cache and Node's compile cache, so that measured starts are warm ones. */
+async function warmCaches(sink: OtlpSink): Promise<void> {
   rmSync(CODE_CACHE, { recursive: true, force: true });
+  rmSync(NODE_COMPILE_CACHE, { recursive: true, force: true });
   const written = (): number => {
     try {
       return readdirSync(CODE_CACHE).filter(f => f.endsWith('.v8cache')).length;
@@ -235,9 +283,15 @@ async function warmCodeCache(sink: OtlpSink): Promise<void> {
         if (Date.now() > end) throw new Error('no code cache after 10 s');
     }
   );
+  for (const variant of ['bare', 'forksafe'] as const)
+    await measureStartup(variant, sink, 'nodeCache');
+  delete samples['worker.cpuToListenMs.nodeCompileCache'];
 }
 
-// Requests per second through a 2-worker cluster, exporting to the sink.
+// A 2-worker cluster under sustained load (autocannon, keep-alive) until each worker has
+// answered STEADY_REQUESTS: requests per second, the workers' CPU time per request (the same
+// work, far less disturbed by the load generator sharing the machine) and then each worker's
+// RSS and live heap.
 async function measureThroughput(
   variant: Variant,
   sink: OtlpSink
@@ -245,40 +299,37 @@ async function measureThroughput(
   await withCluster(
     `${variant} throughput run`,
     variant,
-    {
-      workers: 2,
-      env: envFor(variant, sink, 'grpc'),
-      timeoutMs: 60_000 + THROUGHPUT_SECONDS * 1000,
-    },
+    { workers: 2, env: envFor(variant, sink, 'grpc'), timeoutMs: 180_000 },
     async (app, ready) => {
       // A short warm-up so JIT and connection setup are not counted.
       await hammer(ready.port, 200, '/');
       const workersCpu = async (): Promise<number> => {
-        app.stdout = ''; // waitForLine returns the first matching line: forget the last one
-        app.send('cpu');
-        const { workers } = JSON.parse(
-          await app.waitForLine('CPU ', 10_000)
-        ) as { workers: number[] };
+        const { workers } = (await ask(app, 'cpu', 'CPU ')) as {
+          workers: number[];
+        };
         return workers.reduce((a, b) => a + b, 0);
       };
       const cpuBefore = await workersCpu();
       const result = await autocannon({
         url: `http://127.0.0.1:${ready.port}/`,
         connections: 10,
-        duration: THROUGHPUT_SECONDS,
+        amount: STEADY_REQUESTS * 2,
       });
       if (result.non2xx > 0 || result.errors > 0)
         throw new Error(
           `${result.non2xx} non-2xx responses, ${result.errors} errors`
         );
       record('throughput.rps', variant, result.requests.average);
-      // The workers' CPU time per answered request: the same work as requests per second, but
-      // far less disturbed by the load generator and the receiver sharing the machine.
       record(
         'throughput.cpuUsPerRequest',
         variant,
         ((await workersCpu()) - cpuBefore) / result.requests.total
       );
+      const rss = (await ask(app, 'rss', 'RSS ')) as RssLine;
+      for (const r of rss.workers)
+        record('worker.rssSteadyMB', variant, r / MB);
+      for (const h of rss.heapUsed)
+        record('worker.heapUsedSteadyMB', variant, h / MB);
     }
   );
 }
@@ -291,6 +342,7 @@ async function measureExport(
 ): Promise<void> {
   sink.clear();
   const app = startNode(join(ROOT, 'bench', 'fixtures', 'span-export.cjs'), {
+    command: NODE,
     nodeArgs: PRELOAD[variant],
     args: [String(SPANS)],
     env: envFor(variant, sink, protocol, {
@@ -308,10 +360,7 @@ async function measureExport(
       () => sink.spans().filter(s => s.name === 'bench-span').length >= SPANS,
       { timeoutMs: 30_000, what: `${SPANS} spans from ${variant}` }
     );
-    app.send('cpu');
-    const { micros } = JSON.parse(await app.waitForLine('CPU ', 10_000)) as {
-      micros: number;
-    };
+    const { micros } = (await ask(app, 'cpu', 'CPU ')) as { micros: number };
     record(
       `export.${protocol === 'grpc' ? 'grpc' : 'http'}.cpuMsPer10k`,
       variant,
@@ -328,217 +377,32 @@ async function measureExport(
   }
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-interface Stat {
-  median: number;
-  min: number;
-  max: number;
-  n: number;
-}
-function stat(xs: readonly number[] | undefined): Stat | undefined {
-  if (!xs || xs.length === 0) return undefined;
-  return {
-    median: median(xs),
-    min: Math.min(...xs),
-    max: Math.max(...xs),
-    n: xs.length,
-  };
-}
-
-// Each row: the metric, how to read it, and the target it is checked against.
-/** A row's note: our overhead over bare as a share of the upstream register's, and a target. */
-function versusUpstream(target?: number): Row['ratio'] {
-  return s => {
-    const o = overhead(s);
-    if (!o) return { text: '' };
-    const r = o.ours / o.theirs;
-    const text = `overhead ours/upstream ${(r * 100).toFixed(0)}%`;
-    return target === undefined
-      ? { text }
-      : { text: `${text} (target <= ${target * 100}%)`, ok: r <= target };
-  };
-}
-
-/** A row's note: our median over the upstream register's, and a minimum when it is a target. */
-function oursOverUpstream(minimum?: number): Row['ratio'] {
-  return s => {
-    if (!s.upstream || !s.forksafe) return { text: '' };
-    const r = s.forksafe.median / s.upstream.median;
-    const text = `ours/upstream ${r.toFixed(2)}`;
-    return minimum === undefined
-      ? { text }
-      : { text: `${text} (target >= ${minimum})`, ok: r >= minimum };
-  };
-}
-
-interface Row {
-  metric: string;
-  label: string;
-  unit: string;
-  ratio: (s: Partial<Record<Variant, Stat>>) => { text: string; ok?: boolean };
-}
-
-const fmt = (x: number, unit: string): string =>
-  unit === 'rps' ? x.toFixed(0) : x.toFixed(1);
-
-const overhead = (
-  s: Partial<Record<Variant, Stat>>
-): { ours: number; theirs: number } | undefined => {
-  const { bare, upstream, forksafe } = s;
-  if (!bare || !upstream || !forksafe) return undefined;
-  return {
-    ours: forksafe.median - bare.median,
-    theirs: upstream.median - bare.median,
-  };
-};
-
-const ROWS: Row[] = [
-  {
-    metric: 'primary.firstForkMs',
-    label: 'primary: start to first fork',
-    unit: 'ms',
-    ratio: s => {
-      const o = overhead(s);
-      if (!o) return { text: '' };
-      return {
-        text: `ours +${o.ours.toFixed(1)} ms vs bare (target <= 30)`,
-        ok: o.ours <= 30,
-      };
-    },
-  },
-  {
-    metric: 'primary.rssMB',
-    label: 'primary: RSS',
-    unit: 'MB',
-    ratio: s => {
-      const o = overhead(s);
-      if (!o) return { text: '' };
-      return {
-        text: `ours +${o.ours.toFixed(1)} MB vs bare (target <= 5)`,
-        ok: o.ours <= 5,
-      };
-    },
-  },
-  {
-    metric: 'worker.spawnToListenMs',
-    label: 'worker: spawn to listening',
-    unit: 'ms',
-    ratio: versusUpstream(0.25),
-  },
-  {
-    // Not a target: CPU time is less disturbed than wall time by other load on the machine.
-    metric: 'worker.cpuToListenMs',
-    label: 'worker: CPU time to listening',
-    unit: 'ms',
-    ratio: versusUpstream(),
-  },
-  {
-    // Not targets: ours on a cold start (no code cache: a new version's first start, or
-    // OTEL_FORKSAFE_CODE_CACHE=false). Bare and upstream: the same starts as above.
-    metric: 'worker.spawnToListenMs.noCache',
-    label: 'worker: spawn to listening, no code cache',
-    unit: 'ms',
-    ratio: versusUpstream(),
-  },
-  {
-    metric: 'worker.cpuToListenMs.noCache',
-    label: 'worker: CPU time to listening, no code cache',
-    unit: 'ms',
-    ratio: versusUpstream(),
-  },
-  {
-    metric: 'worker.rssMB',
-    label: `worker: RSS after ${REQUESTS} requests`,
-    unit: 'MB',
-    ratio: versusUpstream(0.5),
-  },
-  {
-    // Not targets: where the RSS overhead comes from. At listening, the code each variant
-    // loads; after the requests, what is live in V8's heap after a full GC (taken after the
-    // RSS). Most of the rest of the RSS is heap V8 has grown and not yet given back, which
-    // follows how much each request allocates, not what is kept.
-    metric: 'worker.rssAtListenMB',
-    label: 'worker: RSS at listening',
-    unit: 'MB',
-    ratio: versusUpstream(),
-  },
-  {
-    metric: 'worker.heapUsedMB',
-    label: `worker: live V8 heap after ${REQUESTS} requests`,
-    unit: 'MB',
-    ratio: versusUpstream(),
-  },
-  {
-    metric: 'throughput.rps',
-    label: 'throughput, 2 workers',
-    unit: 'rps',
-    ratio: oursOverUpstream(1),
-  },
-  {
-    // Not a target: the steadier view of the same work.
-    metric: 'throughput.cpuUsPerRequest',
-    label: 'worker CPU per request, throughput run',
-    unit: 'µs',
-    ratio: oursOverUpstream(),
-  },
-  {
-    metric: 'export.grpc.cpuMsPer10k',
-    label: 'CPU per 10k spans, gRPC',
-    unit: 'ms',
-    ratio: oursOverUpstream(),
-  },
-  {
-    metric: 'export.http.cpuMsPer10k',
-    label: 'CPU per 10k spans, HTTP',
-    unit: 'ms',
-    ratio: oursOverUpstream(),
-  },
-];
-
-function cell(s: Stat | undefined, unit: string): string {
-  if (!s) return '-';
-  return `${fmt(s.median, unit)} (${fmt(s.min, unit)}–${fmt(s.max, unit)})`;
-}
-
-function report(): { table: string; rows: object[] } {
-  const header = `| measure | unit | bare | upstream | otel-forksafe | ratio |`;
-  const lines = [header, '| --- | --- | --- | --- | --- | --- |'];
-  const rows: object[] = [];
-  for (const row of ROWS) {
-    const raw = samples[row.metric] ?? {};
-    const stats: Partial<Record<Variant, Stat>> = {};
-    for (const v of VARIANTS) {
-      const st = stat(raw[v]);
-      if (st) stats[v] = st;
-    }
-    const { text, ok } = row.ratio(stats);
-    const mark = ok === undefined ? '' : ok ? ' ✓' : ' ✗';
-    lines.push(
-      `| ${row.label} | ${row.unit} | ${cell(stats.bare, row.unit)} | ${cell(stats.upstream, row.unit)} | ${cell(stats.forksafe, row.unit)} | ${text}${mark} |`
+// A one-line script (bench/fixtures/one-line.cjs) from spawn to exit, collector up: what a
+// script, CLI or test runner started with the preload in NODE_OPTIONS pays.
+async function measureShortLived(
+  variant: Variant,
+  sink: OtlpSink
+): Promise<void> {
+  const started = performance.now();
+  const run = startNode(join(ROOT, 'bench', 'fixtures', 'one-line.cjs'), {
+    command: NODE,
+    nodeArgs: PRELOAD[variant],
+    env: envFor(variant, sink, 'grpc'),
+    timeoutMs: 30_000,
+  });
+  const { code } = await run.exited;
+  if (code !== 0)
+    throw new Error(
+      `${variant} one-line run failed: ${run.repro}\n${run.stderr}`
     );
-    rows.push({
-      metric: row.metric,
-      unit: row.unit,
-      ...stats,
-      ratio: text,
-      ...(ok === undefined ? {} : { targetMet: ok }),
-      samples: raw,
-    });
-  }
-  return { table: lines.join('\n'), rows };
+  record('shortLived.wallMs', variant, performance.now() - started);
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
   const sink = await startOtlpSink();
   try {
-    if (ONLY.has('startup') || ONLY.has('throughput'))
-      await warmCodeCache(sink);
+    await warmCaches(sink);
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order each round so no variant always runs first (or after a warm cache).
       const order = VARIANTS.map(
@@ -547,47 +411,54 @@ async function main(): Promise<void> {
       process.stderr.write(
         `round ${round + 1}/${ROUNDS}: ${order.join(', ')}\n`
       );
+      if (ONLY.has('shapes'))
+        for (const shape of Object.keys(SHAPES) as Shape[])
+          for (const v of order) await measureShape(shape, v, sink);
       if (ONLY.has('startup')) {
-        for (const v of order) await measureStartup(v, sink);
-        await measureStartup('forksafe', sink, 'cold');
-        // Starts are short and the noisiest figures: more of them, interleaved, per round.
-        for (let k = 1; k < STARTS_PER_ROUND; k++) {
-          for (const v of order) await measureStartup(v, sink, 'start');
+        // Starts are short and the noisiest figures: several, interleaved, per round.
+        for (let k = 0; k < STARTS_PER_ROUND; k++) {
+          for (const v of order) await measureStartup(v, sink, 'warm');
           await measureStartup('forksafe', sink, 'cold');
+          await measureStartup('bare', sink, 'nodeCache');
+          await measureStartup('forksafe', sink, 'nodeCache');
         }
       }
+      if (ONLY.has('short-lived'))
+        for (let k = 0; k < SHORT_LIVED_RUNS; k++)
+          for (const v of order) await measureShortLived(v, sink);
       if (ONLY.has('throughput'))
         for (const v of order) await measureThroughput(v, sink);
-      for (const v of order) {
-        if (v === 'bare' || !ONLY.has('export')) continue;
-        await measureExport(v, sink, 'grpc');
-        await measureExport(v, sink, 'http/protobuf');
-      }
+      if (ONLY.has('export'))
+        for (const v of order) {
+          if (v === 'bare') continue;
+          await measureExport(v, sink, 'grpc');
+          await measureExport(v, sink, 'http/protobuf');
+        }
     }
   } finally {
     killAll();
     await sink.stop();
   }
-  const { table, rows } = report();
+  const { table, json } = report(rows(STEADY_REQUESTS));
+  const node = execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim();
   const meta = {
     date: new Date().toISOString(),
-    node: process.version,
+    node,
     cpus: availableParallelism(),
     mode: SHORT ? 'short' : 'full',
     rounds: ROUNDS,
-    throughputSeconds: THROUGHPUT_SECONDS,
+    steadyRequestsPerWorker: STEADY_REQUESTS,
     spansPerExportRun: SPANS,
-    requestsBeforeWorkerRss: REQUESTS,
     startsPerRound: STARTS_PER_ROUND,
     upstreamEnv: UPSTREAM_ENV,
     codeCache:
-      'warm (filled by a warm-up run); the noCache rows: ours with OTEL_FORKSAFE_CODE_CACHE=false',
+      "ours warm (filled by a warm-up run); 'without code cache': OTEL_FORKSAFE_CODE_CACHE=false; Node's compile cache: NODE_COMPILE_CACHE (warm) and ours off",
     seconds: Math.round((Date.now() - started) / 1000),
   };
   mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, `${JSON.stringify({ meta, rows }, null, 2)}\n`);
+  writeFileSync(OUT, `${JSON.stringify({ meta, rows: json }, null, 2)}\n`);
   process.stdout.write(
-    `\n${table}\n\nmedian (min–max) over ${ROUNDS} round(s); node ${meta.node}, ${meta.cpus} CPUs, ${meta.seconds} s; written to ${OUT}\n`
+    `\n${table}\n\nmedian (min–max) over ${ROUNDS} round(s); node ${node}, ${meta.cpus} CPUs, ${meta.seconds} s; written to ${OUT}\n`
   );
 }
 
