@@ -149,6 +149,17 @@ const cases: Case[] = [
     delivered: allSpansArrive,
   },
   {
+    // The Jaeger propagator was removed in OpenTelemetry JS 3.
+    name: 'OTEL_PROPAGATORS=tracecontext,jaeger: one line on the removal, tracecontext kept',
+    env: sink => ({
+      ...grpcSink(sink),
+      OTEL_PROPAGATORS: 'tracecontext,jaeger',
+    }),
+    names:
+      /OTEL_PROPAGATORS\b.*jaeger.*no longer available.*using tracecontext/,
+    delivered: allSpansArrive,
+  },
+  {
     name: 'OTEL_TRACES_EXPORTER=nope: otlp, spans reach the sink over gRPC',
     env: sink => ({ ...grpcSink(sink), OTEL_TRACES_EXPORTER: 'nope' }),
     names: /OTEL_TRACES_EXPORTER\b.*nope/,

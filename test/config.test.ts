@@ -583,6 +583,21 @@ const badCases: BadCase[] = [
     check: c => assert.deepEqual(c.otlp.logs.headers, {}),
   },
   {
+    // Removed in OpenTelemetry JS 3: its own wording, the rest of the list kept.
+    env: { OTEL_PROPAGATORS: 'b3,jaeger' },
+    variable: 'OTEL_PROPAGATORS',
+    shown: 'jaeger',
+    fallback: /no longer available.*using b3$/,
+    check: c => assert.deepEqual(c.propagators, ['b3']),
+  },
+  {
+    env: { OTEL_PROPAGATORS: 'jaeger' },
+    variable: 'OTEL_PROPAGATORS',
+    shown: 'jaeger',
+    fallback: /using none$/,
+    check: c => assert.deepEqual(c.propagators, []),
+  },
+  {
     env: { OTEL_TRACES_EXPORTER: 'nope' },
     variable: 'OTEL_TRACES_EXPORTER',
     shown: 'nope',
