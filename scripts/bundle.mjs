@@ -72,6 +72,29 @@ module.exports = new Proxy({}, {
   },
 };
 
+// Dev note: the OpenTelemetry packages are dual ESM/CommonJS since SDK 3. sdk.ts imports them
+// with `import`, which would make esbuild take their ES module flavour, and its ESM-to-CJS
+// interop (__toESM) copies every property of what a module imports: that evaluated each lazy
+// stand-in below at load, i.e. every exporter and the YAML parser. Taking the CommonJS flavour
+// (what the instrumentations load at run time too) keeps the stand-ins lazy.
+const commonJsFlavourPlugin = {
+  name: 'opentelemetry-commonjs-flavour',
+  setup(b) {
+    b.onResolve({ filter: /^@opentelemetry\// }, async args => {
+      if (args.kind !== 'import-statement' || args.pluginData?.cjs)
+        return undefined;
+      const r = await b.resolve(args.path, {
+        kind: 'require-call',
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        pluginData: { cjs: true },
+      });
+      if (r.errors.length > 0) return undefined;
+      return { path: r.path, external: r.external, namespace: r.namespace };
+    });
+  },
+};
+
 // Dev note: sdk.ts makes `require` with createRequire for the plain ES build; in the bundle
 // that line goes, so its literal require() calls are resolved at build time instead.
 const CREATE_REQUIRE = 'const require = createRequire(import.meta.url);';
@@ -140,7 +163,12 @@ await build({
   format: 'cjs',
   target: 'node20',
   external: EXTERNAL,
-  plugins: [lazyPlugin, freeRequirePlugin, builtinImportPlugin],
+  plugins: [
+    commonJsFlavourPlugin,
+    lazyPlugin,
+    freeRequirePlugin,
+    builtinImportPlugin,
+  ],
   // import.meta.url has no meaning in CommonJS: give it the bundle's own URL.
   banner: {
     js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;",
