@@ -2,8 +2,12 @@
 // Dev note: Node 22 also runs --require preloads inside the module-hooks thread, where
 // require() of an ES module fails (ERR_METHOD_NOT_IMPLEMENTED); off the main thread the
 // preload does nothing anyway, so only the main thread loads the ES module register.js.
+// The Node check comes first: before 20.19, require() of an ES module throws ERR_REQUIRE_ESM.
 import type * as WorkerThreads from 'node:worker_threads';
+import type { NodeSupport } from './src/node-support.cts';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS file loading on purpose */
 const { isMainThread } = require('node:worker_threads') as typeof WorkerThreads;
-if (isMainThread) require('./register.js');
+const { stopOnUnsupportedNode } =
+  require('./src/node-support.cjs') as NodeSupport;
+if (!stopOnUnsupportedNode() && isMainThread) require('./register.js');

@@ -2,7 +2,9 @@
 // print the effective configuration, or run the doctor; returns the status to exit with.
 // Dev note: the launcher never loads the SDK. --local and doctor load protobufjs (and grpc-js
 // for --local) on demand, so a plain `otel-launch node app.js` stays quick to start.
+import { createRequire } from 'node:module';
 import { readConfig, type Signal } from '../config.ts';
+import type { NodeSupport } from '../node-support.cts';
 import { VERSION } from '../version.ts';
 import {
   FLAG_NAMES,
@@ -33,8 +35,15 @@ function usageError(err: unknown): string {
   return `${message}; ${USAGE}`;
 }
 
-/** Runs the CLI and resolves with the status to exit with (the child's, 2 on usage errors). */
-export async function runCli(argv: readonly string[]): Promise<number> {
+/**
+ * Runs the CLI and resolves with the status to exit with (the child's, 2 on usage errors).
+ * `nodeVersion` (default: this process's) decides whether the preload can run: on an
+ * unsupported Node the command runs without it, after the preload's own one line.
+ */
+export async function runCli(
+  argv: readonly string[],
+  nodeVersion: string = process.version
+): Promise<number> {
   let parsed: LaunchArgs;
   try {
     parsed = await parseLaunchArgs(argv);
@@ -72,13 +81,29 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     printError(`no command given; ${USAGE}`);
     return 2;
   }
-  const result = parsed.local
-    ? await runLocal(parsed, parsed.command, parsed.local.file)
-    : await launch(
-        parsed.command,
-        parsed.args,
-        buildChildEnv(process.env, parsed.env)
-      );
+  // Dev note: otel-launch runs on the same Node as the command it starts (most often `node`):
+  // when the preload would only print its line and stop, say it once here and leave
+  // NODE_OPTIONS alone, so the command runs exactly as it would without us (and --local has
+  // nothing to receive). The leaf is loaded with require(): it is CommonJS, shared with
+  // register.cts.
+  const { unsupportedNodeLine } = createRequire(import.meta.url)(
+    '../node-support.cjs'
+  ) as NodeSupport;
+  const unsupported = unsupportedNodeLine(nodeVersion);
+  if (unsupported !== undefined) process.stderr.write(`${unsupported}\n`);
+  const result =
+    unsupported !== undefined
+      ? await launch(parsed.command, parsed.args, {
+          ...process.env,
+          ...parsed.env,
+        })
+      : parsed.local
+        ? await runLocal(parsed, parsed.command, parsed.local.file)
+        : await launch(
+            parsed.command,
+            parsed.args,
+            buildChildEnv(process.env, parsed.env)
+          );
   if (result.signal) {
     // Die of the same signal, as the child did, so a parent shell sees the same status.
     process.removeAllListeners(result.signal);
