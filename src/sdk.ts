@@ -5,8 +5,10 @@ import { readFileSync } from 'node:fs';
 import type * as B3Module from '@opentelemetry/propagator-b3';
 import { createRequire } from 'node:module';
 import {
+  context,
   diag,
   metrics,
+  propagation,
   trace,
   type TextMapPropagator,
 } from '@opentelemetry/api';
@@ -589,8 +591,13 @@ export function startSdk(
     diag.setLogger = setLogger;
   }
   // Our deferred providers hold the global slots; NodeSDK registers its own in their place.
+  // Dev note: so do an SDK the app started before ours (a tracing.js in a standalone app,
+  // which runs before the role is decided): ours keeps running, the app's is set aside
+  // (README, "An app with its own SDK"), and every request is exported once.
   trace.disable();
   metrics.disable();
+  context.disable();
+  propagation.disable();
   sdk.start();
   // A parent process (or CI runner) that started this one inside a span passed it in
   // TRACEPARENT/TRACESTATE: spans started with no active context continue that trace.
