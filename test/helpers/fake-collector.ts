@@ -10,7 +10,7 @@ import { after, before } from 'node:test';
  * - slow: answers, one byte a second (an HTTP/1.1 status line, or an HTTP/2 SETTINGS frame)
  * - reset: reads the first bytes of a request, then resets the connection (TCP RST)
  * - tls-hang: for `https://` endpoints: accepts, never answers the TLS ClientHello
- * - unresolvable: a name under `.invalid` (RFC 6761), which no resolver answers with an address
+ * - unresolvable: a name under `.invalid` (RFC 6761), for which resolvers answer "no such name"
  */
 export type FakeCollectorMode =
   'refuse' | 'black-hole' | 'slow' | 'reset' | 'tls-hang' | 'unresolvable';
