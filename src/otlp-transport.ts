@@ -110,6 +110,14 @@ function unrefTimer(fn: () => void, ms: number): NodeJS.Timeout {
 
 /** Short, stable text for a network error: its code when it has one, never the address. */
 function networkError(err: unknown, what: string): OtlpSendError {
+  // node:http2 wraps a failed connect in "The pending stream has been canceled": the cause
+  // (ECONNREFUSED, ENOTFOUND, a TLS error) is what says what went wrong.
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (
+    cause instanceof Error &&
+    (err as { code?: unknown }).code === 'ERR_HTTP2_STREAM_CANCEL'
+  )
+    return networkError(cause, what);
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
   if (typeof code === 'string')

@@ -25,7 +25,7 @@ import {
   appListenerCount,
   removeHiddenListener,
 } from './hidden-listeners.ts';
-import type { SdkHandle } from './sdk.ts';
+import type { SdkHandle, TelemetryCounts } from './sdk.ts';
 import type { SyncFlushResult } from './sync-flush.ts';
 
 /** The signals that end a process by default and that supervisors use to stop or restart. */
@@ -75,8 +75,13 @@ export function installShutdown(
   let sync: SyncFlushResult | undefined;
   let reported = false;
 
+  /** What was already lost when the process started to end (reported as it happened). */
+  let lostBefore: TelemetryCounts | undefined;
   const remaining = (): number => {
-    deadline ??= performance.now() + timeoutMillis;
+    if (deadline === undefined) {
+      deadline = performance.now() + timeoutMillis;
+      lostBefore = sdk.undelivered().lost;
+    }
     return Math.max(0, deadline - performance.now());
   };
 
@@ -125,7 +130,15 @@ export function installShutdown(
   const report = (): void => {
     if (reported) return;
     reported = true;
+    remaining();
     const u = sdk.undelivered();
+    // Exports that failed while the process ran were said as they failed (one line per
+    // cause); this line counts what the end could not deliver.
+    const lost = {
+      spans: u.lost.spans - (lostBefore?.spans ?? 0),
+      metricPoints: u.lost.metricPoints - (lostBefore?.metricPoints ?? 0),
+      logRecords: u.lost.logRecords - (lostBefore?.logRecords ?? 0),
+    };
     // What the exit-time flush sent is delivered; if any of its requests failed, count all.
     const syncSent =
       sync !== undefined &&
@@ -133,17 +146,17 @@ export function installShutdown(
       sync.failed === 0 &&
       sync.unanswered === 0 &&
       sync.errors.length === 0;
-    const spans = (syncSent ? 0 : u.pending.spans) + u.lost.spans;
+    const spans = (syncSent ? 0 : u.pending.spans) + lost.spans;
     // The exit-time flush collects the metric instruments afresh: its count replaces the
     // queue's.
     const points =
-      u.lost.metricPoints +
+      lost.metricPoints +
       (sync === undefined
         ? u.pending.metricPoints
         : syncSent
           ? 0
           : sync.metricPoints);
-    const logs = (syncSent ? 0 : u.pending.logRecords) + u.lost.logRecords;
+    const logs = (syncSent ? 0 : u.pending.logRecords) + lost.logRecords;
     if (spans === 0 && points === 0 && logs === 0) return;
     const causes: string[] = [];
     if (timedOut)
