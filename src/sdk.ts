@@ -237,8 +237,8 @@ interface ExporterLike {
  * metrics) rather than at startup. If it cannot be built, that is said once and what it is
  * given is dropped.
  */
-// Dev note: building an OTLP exporter loads its transport (gRPC alone is ~20 ms of a worker's
-// startup) and the first export comes seconds after the app started listening. It defines no
+// Dev note: building an OTLP exporter reads its certificate files and loads the export
+// delegate, and the first export comes seconds after the app started listening. It defines no
 // selectAggregation: the OTLP exporters' default (no aggregationPreference, which no variable
 // sets) is the metric reader's own default.
 class DeferredOtlpExporter implements ExporterLike {
