@@ -30,13 +30,7 @@ import type {
   DeferredMeterProvider,
   DeferredTracerProvider,
 } from './deferred-providers.ts';
-import {
-  configureDiag,
-  createDiagBridge,
-  log,
-  setDiagRole,
-  toDiagLogLevel,
-} from './diag.ts';
+import { configureDiag, installDiagBridge, log, setDiagRole } from './diag.ts';
 import { registerEntryMarker, registerImportHook } from './esm-hooks.ts';
 import type { ForksafeGlobalState } from './global-state.ts';
 import {
@@ -79,10 +73,7 @@ let apiDiagConnected = false;
 function connectApiDiag(config: ForksafeConfig): void {
   if (apiDiagConnected) return;
   apiDiagConnected = true;
-  loadApi().diag.setLogger(createDiagBridge(), {
-    logLevel: toDiagLogLevel(config.logLevel),
-    suppressOverrideMessage: true,
-  });
+  installDiagBridge(loadApi(), config.logLevel);
 }
 
 // Dev note: the SDK is required only when this process is known to export; require() keeps

@@ -59,8 +59,15 @@ export function isLevelEnabled(level: LogLevelName): boolean {
 }
 
 // Dev note: a diagnostic must stay on one line, whatever the SDK hands us (stacks, JSON).
+// Stack frames are for OTEL_LOG_LEVEL=debug only: the API reports errors as `err.stack`.
 function toOneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' | ').trim();
+  const kept = isLevelEnabled('debug')
+    ? text
+    : text
+        .split('\n')
+        .filter(l => !/^\s*at\s/.test(l))
+        .join('\n');
+  return kept.replace(/\s*\n\s*/g, ' | ').trim();
 }
 
 /** Short text for an error-like value: message and code, never a stack. */
@@ -124,7 +131,7 @@ export const log = {
       .replace(/\s*Last error: null\.?/, '')
       .trim();
     // One line per kind of failure: the first sentence, numbers folded.
-    const key = normaliseSdkMessage(text.split(/\.(?:\s|$)/)[0] ?? text);
+    const key = causeKey(text.split(/\.(?:\s|$)/)[0] ?? text);
     if (state.seenExportFailures.has(key) && !isLevelEnabled('debug')) return;
     state.seenExportFailures.add(key);
     emit(
@@ -157,9 +164,15 @@ function joinArgs(message: string, args: unknown[]): string {
 }
 
 // Dev note: the exporters report every failed export; a dead collector would otherwise print
-// a line every few seconds per signal. The first line of each kind says it all.
-function normaliseSdkMessage(text: string): string {
-  return text.replace(/\b\d{2,}\b/g, 'N');
+// a line every few seconds per signal. The first line of each kind says it all. The key is the
+// cause, not the text: every number is folded (a deadline of 9.999 s and one of 10.001 s, two
+// ports, two counts are the same problem), and so is whatever follows a first comma-separated
+// detail list (grpc-js appends per-call timings).
+export function causeKey(text: string): string {
+  return text
+    .replace(/\d+(?:\.\d+)*/g, 'N')
+    .replace(/,.*$/s, '')
+    .trim();
 }
 
 /**
@@ -178,6 +191,12 @@ export function createDiagBridge(): DiagLogger {
         log.exportFailed(text);
         return;
       }
+      // The app started an SDK of its own (a tracing.js): the API refuses its registrations,
+      // one error with a stack each. One line says what happened and how to choose otherwise.
+      if (/Attempted duplicate registration of API: /.test(text)) {
+        reportOwnSdk(text);
+        return;
+      }
       // The OTLP exporters re-read the OTEL_EXPORTER_OTLP_* variables and warn about bad
       // ones with a "Configuration:" prefix; config.ts has already reported those once.
       if (
@@ -194,7 +213,7 @@ export function createDiagBridge(): DiagLogger {
         return;
       }
       if (dedupe && !isLevelEnabled('debug')) {
-        const key = normaliseSdkMessage(text);
+        const key = causeKey(text);
         if (seenSdk.has(key)) return;
         seenSdk.add(key);
       }
@@ -206,6 +225,65 @@ export function createDiagBridge(): DiagLogger {
     info: forward('info', false),
     debug: forward('debug', false),
     verbose: forward('verbose', false),
+  };
+}
+
+let ownSdkReported = false;
+
+/** The main script's name as OTEL_FORKSAFE_EXCLUDE matches it. */
+function mainScriptName(): string {
+  const script = process.argv[1] ?? '';
+  const base = script.slice(
+    Math.max(script.lastIndexOf('/'), script.lastIndexOf('\\')) + 1
+  );
+  return base.replace(/\.(c|m)?js$/, '') || 'app';
+}
+
+// Policy (README, "An app with its own SDK"): ours keeps running, the app's registrations are
+// refused (the API keeps the first), so every request is traced and exported once.
+function reportOwnSdk(text: string): void {
+  if (isLevelEnabled('debug')) emit('debug', text, false);
+  if (ownSdkReported) return;
+  ownSdkReported = true;
+  emit(
+    'warn',
+    `the application started an OpenTelemetry SDK of its own: otel-forksafe keeps exporting and the application's SDK is not registered, so telemetry is exported once, by otel-forksafe. To run the application's own SDK instead, leave this app to it with OTEL_FORKSAFE_EXCLUDE=${mainScriptName()}`,
+    false
+  );
+}
+
+/** What installDiagBridge needs of an @opentelemetry/api copy. */
+interface DiagApi {
+  diag: {
+    setLogger(
+      logger: DiagLogger,
+      options?: { logLevel?: DiagLogLevel; suppressOverrideMessage?: boolean }
+    ): boolean;
+  };
+  DiagConsoleLogger: abstract new () => DiagLogger;
+}
+
+/**
+ * Makes our bridge the API's diag logger, and keeps it: an SDK the app starts installs a
+ * console logger of its own when OTEL_LOG_LEVEL is set (NodeSDK's constructor), which would
+ * print multi-line stacks and write debug lines to stdout. That one is refused (our bridge
+ * already prints at OTEL_LOG_LEVEL); a logger of any other kind the app sets is honoured.
+ */
+export function installDiagBridge(api: DiagApi, level: LogLevelName): void {
+  const { diag } = api;
+  const setLogger = diag.setLogger.bind(diag);
+  setLogger(createDiagBridge(), {
+    logLevel: toDiagLogLevel(level),
+    suppressOverrideMessage: true,
+  });
+  diag.setLogger = (logger, options) => {
+    if (logger instanceof api.DiagConsoleLogger) {
+      log.debug(
+        'a console diag logger (an SDK started by the application) was not installed: otel-forksafe prints diagnostics at OTEL_LOG_LEVEL'
+      );
+      return false;
+    }
+    return setLogger(logger, options);
   };
 }
 

@@ -2,12 +2,13 @@
 // ForksafeConfig and starts @opentelemetry/sdk-node with them. The only file that imports the
 // SDK packages; bootstrap loads it synchronously, and only in processes that export.
 import { readFileSync } from 'node:fs';
-import type * as GrpcModule from '@grpc/grpc-js';
 import type * as B3Module from '@opentelemetry/propagator-b3';
 import { createRequire } from 'node:module';
 import {
+  context,
   diag,
   metrics,
+  propagation,
   trace,
   type TextMapPropagator,
 } from '@opentelemetry/api';
@@ -20,6 +21,21 @@ import {
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { OTLPMetricExporterBase } from '@opentelemetry/exporter-metrics-otlp-http';
+import {
+  createOtlpNetworkExportDelegate,
+  OTLPExporterBase,
+  type ExporterMetrics,
+} from '@opentelemetry/otlp-exporter-base';
+import {
+  JsonLogsSerializer,
+  JsonMetricsSerializer,
+  JsonTraceSerializer,
+  ProtobufLogsSerializer,
+  ProtobufMetricsSerializer,
+  ProtobufTraceSerializer,
+  type ISerializer,
+} from '@opentelemetry/otlp-transformer';
 import {
   defaultResource,
   detectResources,
@@ -44,6 +60,7 @@ import {
   type InstrumentType,
   type IMetricReader,
   type PushMetricExporter,
+  type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
@@ -63,10 +80,13 @@ import type {
   DeferredMeterProvider,
   DeferredTracerProvider,
 } from './deferred-providers.ts';
-import { log } from './diag.ts';
+import { DetachedExporter, type DetachedState } from './detached-exporter.ts';
+import { describeError, log } from './diag.ts';
 import { extractEnvContext, ProcessRootContextManager } from './env-context.ts';
 import type { ProcessIdentity } from './identity.ts';
-import { otlpInsecure } from './otlp-endpoint.ts';
+import { VERSION } from './version.ts';
+import { OTLP_GRPC_PATHS, otlpInsecure } from './otlp-endpoint.ts';
+import { abortAllExports, createOtlpTransport } from './otlp-transport.ts';
 import {
   flushSync,
   Ledger,
@@ -96,6 +116,29 @@ export interface SdkHandle {
     timeoutMillis: number,
     options?: { metrics?: boolean }
   ): SyncFlushResult | undefined;
+  /**
+   * Telemetry not delivered so far: still pending, and dropped or failed since the start.
+   */
+  undelivered(): Undelivered;
+  /** Cancels every export in flight and every later one (the process is ending). */
+  abort(reason: string): void;
+}
+
+/** Counts of telemetry items of each signal. */
+export interface TelemetryCounts {
+  readonly spans: number;
+  readonly metricPoints: number;
+  readonly logRecords: number;
+}
+
+/** Telemetry not delivered (see SdkHandle.undelivered). */
+export interface Undelivered {
+  /** Not sent yet: queued, held back or in flight. */
+  readonly pending: TelemetryCounts;
+  /** Dropped from a full queue, or whose export failed, since the start. */
+  readonly lost: TelemetryCounts;
+  /** The last export error, short. */
+  readonly cause: string | undefined;
 }
 
 /** Inputs of startSdk besides the config. */
@@ -107,42 +150,6 @@ export interface StartSdkOptions {
     readonly tracerProvider: DeferredTracerProvider;
     readonly meterProvider: DeferredMeterProvider;
   };
-}
-
-type ExporterModule = Record<string, new (config: object) => unknown>;
-
-const EXPORTER_CLASS: Record<Signal, string> = {
-  traces: 'OTLPTraceExporter',
-  metrics: 'OTLPMetricExporter',
-  logs: 'OTLPLogExporter',
-};
-
-// Dev note: exporter packages are required on demand, one literal require() each (see the note
-// on `require` above), so a process that exports over gRPC never loads the HTTP exporters.
-function requireExporter(
-  protocol: OtlpSignalConfig['protocol'],
-  signal: Signal
-): ExporterModule {
-  switch (protocol) {
-    case 'grpc':
-      if (signal === 'traces')
-        return require('@opentelemetry/exporter-trace-otlp-grpc') as ExporterModule;
-      if (signal === 'metrics')
-        return require('@opentelemetry/exporter-metrics-otlp-grpc') as ExporterModule;
-      return require('@opentelemetry/exporter-logs-otlp-grpc') as ExporterModule;
-    case 'http/protobuf':
-      if (signal === 'traces')
-        return require('@opentelemetry/exporter-trace-otlp-proto') as ExporterModule;
-      if (signal === 'metrics')
-        return require('@opentelemetry/exporter-metrics-otlp-proto') as ExporterModule;
-      return require('@opentelemetry/exporter-logs-otlp-proto') as ExporterModule;
-    case 'http/json':
-      if (signal === 'traces')
-        return require('@opentelemetry/exporter-trace-otlp-http') as ExporterModule;
-      if (signal === 'metrics')
-        return require('@opentelemetry/exporter-metrics-otlp-http') as ExporterModule;
-      return require('@opentelemetry/exporter-logs-otlp-http') as ExporterModule;
-  }
 }
 
 function readFileOrWarn(
@@ -161,36 +168,61 @@ function readFileOrWarn(
   }
 }
 
+// Dev note: each OTLP exporter is the SDK's own export delegate (serialisation, concurrency
+// limit, partial-success handling) over our transport (otlp-transport.ts), whose sockets and
+// timers never hold a finished process open. The exporter packages' transports would (issue
+// #12), and loading @grpc/grpc-js is no longer needed to export over gRPC.
 function createOtlpExporter(signal: Signal, c: OtlpSignalConfig): unknown {
-  const mod = requireExporter(c.protocol, signal);
-  const Exporter = mod[EXPORTER_CLASS[signal]];
-  if (!Exporter)
-    throw new Error(
-      `no ${EXPORTER_CLASS[signal]} in the ${c.protocol} ${signal} exporter package`
-    );
   const ca = readFileOrWarn(c.certificateFile, 'OTLP certificate');
   const key = readFileOrWarn(c.clientKeyFile, 'OTLP client key');
   const cert = readFileOrWarn(
     c.clientCertificateFile,
     'OTLP client certificate'
   );
-  const common = {
+  const grpc = c.protocol === 'grpc';
+  const json = c.protocol === 'http/json';
+  const transport = createOtlpTransport({
+    transport: grpc ? 'grpc' : 'http',
     url: c.url,
-    timeoutMillis: c.timeoutMillis,
+    grpcPath: OTLP_GRPC_PATHS[signal],
+    contentType: json ? 'application/json' : 'application/x-protobuf',
+    // gRPC metadata keys are lower-case HTTP/2 header names.
+    headers: grpc
+      ? Object.fromEntries(
+          Object.entries(c.headers).map(([k, v]) => [k.toLowerCase(), v])
+        )
+      : { ...c.headers },
     compression: c.compression,
-  };
-  if (c.protocol === 'grpc') {
-    const grpc = require('@grpc/grpc-js') as typeof GrpcModule;
-    const metadata = new grpc.Metadata();
-    for (const [k, v] of Object.entries(c.headers)) metadata.set(k, v);
-    const credentials = otlpInsecure(c)
-      ? grpc.credentials.createInsecure()
-      : grpc.credentials.createSsl(ca ?? null, key ?? null, cert ?? null);
-    return new Exporter({ ...common, metadata, credentials });
-  }
-  const agent =
-    ca || key || cert ? { httpAgentOptions: { ca, key, cert } } : {};
-  return new Exporter({ ...common, headers: { ...c.headers }, ...agent });
+    insecure: otlpInsecure(c),
+    ca,
+    key,
+    cert,
+    userAgent: `otel-forksafe/${VERSION}`,
+  });
+  const serializer = {
+    traces: json ? JsonTraceSerializer : ProtobufTraceSerializer,
+    metrics: json ? JsonMetricsSerializer : ProtobufMetricsSerializer,
+    logs: json ? JsonLogsSerializer : ProtobufLogsSerializer,
+  }[signal];
+  // The SDK's own self-observability (otel.sdk.exporter.*) stays off, as in the exporters
+  // when no meter provider is given to them.
+  const exporterMetrics = {
+    startExport: () => () => undefined,
+  } as unknown as ExporterMetrics<unknown>;
+  const delegate = createOtlpNetworkExportDelegate(
+    // compression is applied by the transport; the delegate reads only the other two.
+    {
+      timeoutMillis: c.timeoutMillis,
+      concurrencyLimit: 30,
+      compression: 'none',
+    },
+    serializer as ISerializer<unknown, unknown>,
+    exporterMetrics,
+    transport
+  );
+  return signal === 'metrics'
+    ? new OTLPMetricExporterBase(delegate)
+    : new OTLPExporterBase(delegate);
 }
 
 interface ExporterLike {
@@ -205,8 +237,8 @@ interface ExporterLike {
  * metrics) rather than at startup. If it cannot be built, that is said once and what it is
  * given is dropped.
  */
-// Dev note: building an OTLP exporter loads its transport (gRPC alone is ~20 ms of a worker's
-// startup) and the first export comes seconds after the app started listening. It defines no
+// Dev note: building an OTLP exporter reads its certificate files and loads the export
+// delegate, and the first export comes seconds after the app started listening. It defines no
 // selectAggregation: the OTLP exporters' default (no aggregationPreference, which no variable
 // sets) is the metric reader's own default.
 class DeferredOtlpExporter implements ExporterLike {
@@ -375,7 +407,9 @@ function buildSignals(config: ForksafeConfig): {
   metricReaders: IMetricReader[];
   logRecordProcessors: LogRecordProcessor[];
   syncSources: SyncFlushSources;
+  detached: DetachedExporters;
 } {
+  const detached: DetachedExporters = { spans: [], metrics: [], logs: [] };
   const spanProcessors: SpanProcessor[] = [];
   const metricReaders: IMetricReader[] = [];
   const logRecordProcessors: LogRecordProcessor[] = [];
@@ -402,13 +436,22 @@ function buildSignals(config: ForksafeConfig): {
         );
         return;
       }
+      // The batch processor's queue, and as much again in the detached exporter's.
       const ledger = new Ledger<ReadableSpan>(
-        config.bsp.maxQueueSize + config.bsp.maxExportBatchSize
+        2 * config.bsp.maxQueueSize + config.bsp.maxExportBatchSize
       );
-      const exporter = new LedgerExporter(
-        new DeferredOtlpExporter('traces', config.otlp.traces),
-        ledger
+      const exporter = new DetachedExporter<ReadableSpan[]>(
+        new LedgerExporter(
+          new DeferredOtlpExporter('traces', config.otlp.traces),
+          ledger
+        ),
+        {
+          count: batch => batch.length,
+          maxItems: config.bsp.maxQueueSize,
+          onDrop: batch => ledger.settle(batch),
+        }
       );
+      detached.spans.push(exporter);
       spanProcessors.push(
         new LedgerSpanProcessor(
           new BatchSpanProcessor({ exporter, ...config.bsp }),
@@ -420,13 +463,21 @@ function buildSignals(config: ForksafeConfig): {
   }
   for (const name of config.exporters.metrics) {
     attempt('metrics', () => {
-      const exporter =
-        name === 'console'
-          ? new ConsoleMetricExporter()
-          : (new DeferredOtlpExporter(
-              'metrics',
-              config.otlp.metrics
-            ) as unknown as PushMetricExporter);
+      let exporter: PushMetricExporter;
+      if (name === 'console') exporter = new ConsoleMetricExporter();
+      else {
+        const otlp = new DeferredOtlpExporter('metrics', config.otlp.metrics);
+        const queue = new DetachedExporter<ResourceMetrics>(
+          otlp,
+          // A few collections at most: a newer one supersedes cumulative points anyway.
+          { count: countMetricPoints, maxItems: 100_000 }
+        );
+        detached.metrics.push(queue);
+        exporter = Object.assign(queue, {
+          selectAggregationTemporality: (type: InstrumentType) =>
+            otlp.selectAggregationTemporality(type),
+        });
+      }
       const { intervalMillis, timeoutMillis } = config.metricExport;
       const reader = new PeriodicExportingMetricReader({
         exporter,
@@ -450,12 +501,20 @@ function buildSignals(config: ForksafeConfig): {
         return;
       }
       const ledger = new Ledger<ReadableLogRecord>(
-        config.blrp.maxQueueSize + config.blrp.maxExportBatchSize
+        2 * config.blrp.maxQueueSize + config.blrp.maxExportBatchSize
       );
-      const exporter = new LedgerExporter(
-        new DeferredOtlpExporter('logs', config.otlp.logs),
-        ledger
+      const exporter = new DetachedExporter<ReadableLogRecord[]>(
+        new LedgerExporter(
+          new DeferredOtlpExporter('logs', config.otlp.logs),
+          ledger
+        ),
+        {
+          count: batch => batch.length,
+          maxItems: config.blrp.maxQueueSize,
+          onDrop: batch => ledger.settle(batch),
+        }
       );
+      detached.logs.push(exporter);
       logRecordProcessors.push(
         new LedgerLogRecordProcessor(
           new BatchLogRecordProcessor({ exporter, ...config.blrp }),
@@ -465,7 +524,27 @@ function buildSignals(config: ForksafeConfig): {
       syncSources.logs.push({ ledger, otlp: config.otlp.logs });
     });
   }
-  return { spanProcessors, metricReaders, logRecordProcessors, syncSources };
+  return {
+    spanProcessors,
+    metricReaders,
+    logRecordProcessors,
+    syncSources,
+    detached,
+  };
+}
+
+/** The background export queues of each signal (detached-exporter.ts). */
+interface DetachedExporters {
+  spans: DetachedExporter<ReadableSpan[]>[];
+  metrics: DetachedExporter<ResourceMetrics>[];
+  logs: DetachedExporter<ReadableLogRecord[]>[];
+}
+
+function countMetricPoints(batch: ResourceMetrics): number {
+  let n = 0;
+  for (const scope of batch.scopeMetrics)
+    for (const metric of scope.metrics) n += metric.dataPoints.length;
+  return n;
 }
 
 /**
@@ -477,8 +556,13 @@ export function startSdk(
   options: StartSdkOptions
 ): SdkHandle {
   setGlobalErrorHandler(err => log.exportFailed(err));
-  const { spanProcessors, metricReaders, logRecordProcessors, syncSources } =
-    buildSignals(config);
+  const {
+    spanProcessors,
+    metricReaders,
+    logRecordProcessors,
+    syncSources,
+    detached,
+  } = buildSignals(config);
   // Dev note: NodeSDK installs a console logger of its own when OTEL_LOG_LEVEL is set (it
   // writes debug lines to stdout, which belongs to the app). Its setLogger call is made a
   // no-op for the constructor, so our one-line stderr logger stays in place.
@@ -507,8 +591,13 @@ export function startSdk(
     diag.setLogger = setLogger;
   }
   // Our deferred providers hold the global slots; NodeSDK registers its own in their place.
+  // Dev note: so do an SDK the app started before ours (a tracing.js in a standalone app,
+  // which runs before the role is decided): ours keeps running, the app's is set aside
+  // (README, "An app with its own SDK"), and every request is exported once.
   trace.disable();
   metrics.disable();
+  context.disable();
+  propagation.disable();
   sdk.start();
   // A parent process (or CI runner) that started this one inside a span passed it in
   // TRACEPARENT/TRACESTATE: spans started with no active context continue that trace.
@@ -537,7 +626,39 @@ export function startSdk(
         ...metricReaders.map(r => r.forceFlush()),
         ...logRecordProcessors.map(p => p.forceFlush()),
       ]);
+      // The processors hand their batches over at once; delivery is the queues' part.
+      await Promise.allSettled(
+        [...detached.spans, ...detached.metrics, ...detached.logs].map(q =>
+          q.forceFlush()
+        )
+      );
     },
+    undelivered: () => {
+      const sum = <Q>(queues: readonly Q[], f: (q: Q) => number): number =>
+        queues.reduce((n, q) => n + f(q), 0);
+      const lost = (q: { state(): DetachedState }): number => q.state().lost;
+      const lastError = [
+        ...detached.spans,
+        ...detached.metrics,
+        ...detached.logs,
+      ]
+        .map(q => q.state().lastError)
+        .find(e => e !== undefined);
+      return {
+        pending: {
+          spans: sum(syncSources.spans, s => s.ledger.size),
+          metricPoints: sum(detached.metrics, q => q.state().pending),
+          logRecords: sum(syncSources.logs, s => s.ledger.size),
+        },
+        lost: {
+          spans: sum(detached.spans, lost),
+          metricPoints: sum(detached.metrics, lost),
+          logRecords: sum(detached.logs, lost),
+        },
+        cause: lastError === undefined ? undefined : describeError(lastError),
+      };
+    },
+    abort: reason => abortAllExports(reason),
     shutdown: () => {
       shutdownPromise ??= sdk.shutdown().then(
         () => {

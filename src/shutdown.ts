@@ -11,7 +11,10 @@
 // | unhandled rejection, cluster worker orphaned | the exit status is untouched                 |
 //
 // Every wait is bounded by OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS, measured from the moment the
-// process started to end: a dead or black-holed collector costs at most that, once.
+// process started to end: a dead or black-holed collector costs at most that, once. While the
+// process runs, nothing of ours holds its event loop (otlp-transport.ts, detached-exporter.ts),
+// so its natural end comes when the app is done, not when our exports are. What could not be
+// delivered is said in one line at the very end: `N spans, M metric points not delivered: …`.
 // Our listeners are hidden from process.listenerCount() and friends (hidden-listeners.ts), and
 // the signal listener runs before the app's, so it sees whether the app has a handler of its
 // own before any `once` handler removes itself.
@@ -22,7 +25,8 @@ import {
   appListenerCount,
   removeHiddenListener,
 } from './hidden-listeners.ts';
-import type { SdkHandle } from './sdk.ts';
+import type { SdkHandle, TelemetryCounts } from './sdk.ts';
+import type { SyncFlushResult } from './sync-flush.ts';
 
 /** The signals that end a process by default and that supervisors use to stop or restart. */
 export const SHUTDOWN_SIGNALS = [
@@ -67,14 +71,23 @@ export function installShutdown(
   let ending: Promise<Outcome> | undefined;
   /** The signal we re-raise once the flush ends (the app has no handler for it). */
   let dyingOf: NodeJS.Signals | undefined;
+  /** The exit-time flush's outcome, if one ran. */
+  let sync: SyncFlushResult | undefined;
+  let reported = false;
 
+  /** What was already lost when the process started to end (reported as it happened). */
+  let lostBefore: TelemetryCounts | undefined;
   const remaining = (): number => {
-    deadline ??= performance.now() + timeoutMillis;
+    if (deadline === undefined) {
+      deadline = performance.now() + timeoutMillis;
+      lostBefore = sdk.undelivered().lost;
+    }
     return Math.max(0, deadline - performance.now());
   };
 
   // Runs `work` at most until the deadline. `keepAlive` holds the event loop open until then
-  // (needed when we must act afterwards, such as re-raising a signal).
+  // (our own sockets and timers never do, see otlp-transport.ts). When the bound is up, every
+  // export still in flight is cancelled: nothing of ours outlives it.
   const bounded = (
     work: () => Promise<void>,
     keepAlive: boolean
@@ -89,8 +102,8 @@ export function installShutdown(
     }).then(outcome => {
       if (outcome === 'timeout' && !timedOut) {
         timedOut = true;
-        log.warn(
-          `telemetry not delivered within OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS=${timeoutMillis}; the process ends without it`
+        sdk.abort(
+          `cancelled: OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS=${timeoutMillis} passed`
         );
       }
       return outcome;
@@ -103,21 +116,61 @@ export function installShutdown(
     const budget = remaining();
     const result = budget > 0 ? sdk.flushSync(budget, { metrics }) : undefined;
     if (result === undefined) return;
-    const what = `${result.spans} spans, ${result.metricPoints} metric points, ${result.logRecords} log records`;
-    if (
-      result.failed > 0 ||
-      result.unanswered > 0 ||
-      result.errors.length > 0
-    ) {
-      timedOut = result.unanswered > 0;
-      const cause =
-        result.errors.length > 0
-          ? result.errors.join('; ')
-          : `no answer within ${Math.round(budget)} ms`;
-      log.warn(`telemetry pending at exit (${what}) not delivered: ${cause}`);
-    } else if (result.ok > 0) {
-      log.debug(`delivered at exit: ${what} in ${result.millis.toFixed(1)} ms`);
+    sync = result;
+    if (result.unanswered > 0) timedOut = true;
+    if (result.ok > 0 && result.failed === 0 && result.unanswered === 0) {
+      log.debug(
+        `delivered at exit: ${result.spans} spans, ${result.metricPoints} metric points, ${result.logRecords} log records in ${result.millis.toFixed(1)} ms`
+      );
     }
+  };
+
+  // The one line about what this process could not deliver, at its very end. Silent when
+  // everything arrived.
+  const report = (): void => {
+    if (reported) return;
+    reported = true;
+    remaining();
+    const u = sdk.undelivered();
+    // Exports that failed while the process ran were said as they failed (one line per
+    // cause); this line counts what the end could not deliver.
+    const lost = {
+      spans: u.lost.spans - (lostBefore?.spans ?? 0),
+      metricPoints: u.lost.metricPoints - (lostBefore?.metricPoints ?? 0),
+      logRecords: u.lost.logRecords - (lostBefore?.logRecords ?? 0),
+    };
+    // What the exit-time flush sent is delivered; if any of its requests failed, count all.
+    const syncSent =
+      sync !== undefined &&
+      sync.ok > 0 &&
+      sync.failed === 0 &&
+      sync.unanswered === 0 &&
+      sync.errors.length === 0;
+    const spans = (syncSent ? 0 : u.pending.spans) + lost.spans;
+    // The exit-time flush collects the metric instruments afresh: its count replaces the
+    // queue's.
+    const points =
+      lost.metricPoints +
+      (sync === undefined
+        ? u.pending.metricPoints
+        : syncSent
+          ? 0
+          : sync.metricPoints);
+    const logs = (syncSent ? 0 : u.pending.logRecords) + lost.logRecords;
+    if (spans === 0 && points === 0 && logs === 0) return;
+    const causes: string[] = [];
+    if (timedOut)
+      causes.push(
+        `no answer within OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS=${timeoutMillis}`
+      );
+    if (sync !== undefined && sync.errors.length > 0 && !timedOut)
+      causes.push(sync.errors[0] ?? '');
+    if (u.cause !== undefined)
+      causes.push(timedOut ? `last error: ${u.cause}` : u.cause);
+    if (causes.length === 0) causes.push('the process ended first');
+    log.warn(
+      `${spans} spans, ${points} metric points${logs > 0 ? `, ${logs} log records` : ''} not delivered: ${causes.join('; ')}`
+    );
   };
 
   const die = (signal: NodeJS.Signals): void => {
@@ -133,7 +186,8 @@ export function installShutdown(
     onSignal[signal] = () => {
       if (appListenerCount(signal) > 0) {
         // The app decides what this signal means; we make sure nothing stays queued. No
-        // bound starts here: the app may take its time before it ends.
+        // bound starts here: the app may take its time before it ends, and the flush holds
+        // nothing open (it ends by beforeExit or exit like any other end).
         void sdk.forceFlush();
         return;
       }
@@ -145,22 +199,22 @@ export function installShutdown(
       // it runs, and the synchronous flush right before the signal is re-raised takes those.
       void bounded(() => sdk.forceFlush(), true).then(() => {
         flushNow(false);
+        report();
         die(signal);
       });
     };
     addHiddenListener(signal, onSignal[signal]);
   }
 
-  // A natural end (also a worker after worker.disconnect()): beforeExit fires when the loop is
-  // empty; the shutdown keeps it alive. Should the bound pass with the collector still holding
-  // a socket open, exit with the status the app chose.
+  // A natural end (also a worker after worker.disconnect(), or an app that handled a signal
+  // and closed everything): beforeExit fires once the app's own work is done, whatever our
+  // exports are doing, because nothing of ours holds the loop. The shutdown then holds it,
+  // within the bound; at the bound our exports are cancelled and the process ends by itself,
+  // with the status the app chose. Work the app starts later (its own beforeExit handlers)
+  // is never cut short: no process.exit() here.
   const onBeforeExit = (): void => {
     if (ending !== undefined || dyingOf !== undefined) return;
-    ending = bounded(() => sdk.shutdown(), false);
-    void ending.then(outcome => {
-      // eslint-disable-next-line n/no-process-exit -- only our own sockets hold the loop open
-      if (outcome === 'timeout') process.exit();
-    });
+    ending = bounded(() => sdk.shutdown(), true);
   };
   addHiddenListener('beforeExit', onBeforeExit);
 
@@ -168,6 +222,7 @@ export function installShutdown(
   // worker orphaned by its primary): send synchronously what is still pending.
   const onExit = (): void => {
     flushNow();
+    report();
     // Orphaned while dying of a signal (the primary died first and the cluster worker exits
     // with 0): end the way the signal would have ended it.
     if (dyingOf !== undefined) die(dyingOf);

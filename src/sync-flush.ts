@@ -90,6 +90,11 @@ export class Ledger<T> {
   pending(): T[] {
     return [...this.#items];
   }
+
+  /** How many items are pending. */
+  get size(): number {
+    return this.#items.size;
+  }
 }
 
 /** Wraps an exporter so that every batch it reports on leaves the ledger. */

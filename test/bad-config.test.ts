@@ -291,7 +291,15 @@ suite(
           assert.equal(code, 0, describe(app));
           await new Promise(resolve => setImmediate(resolve));
 
-          const lines = forksafeLines(app.stderr);
+          // An unreachable collector may also leave spans pending at the end: the exit then
+          // counts them in one line of its own (issue #12), after the failure's one line.
+          const lines = forksafeLines(app.stderr).filter(
+            l =>
+              !(
+                c.unreachable &&
+                / spans, \d+ metric points not delivered: /.test(l)
+              )
+          );
           assert.equal(
             lines.length,
             1,

@@ -229,9 +229,6 @@ suite(
   () => {
     const TIMEOUT = 1000;
     for (const row of rows) {
-      // Known limit (README, Shutdown): an app that keeps control of the signal and then ends
-      // on its own waits for an export already in flight, up to OTEL_EXPORTER_OTLP_TIMEOUT.
-      if (row.mode === 'serve-once') continue;
       test(row.name, async () => {
         const ours = await runRow(row, {
           instrumented: true,

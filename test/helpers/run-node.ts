@@ -23,6 +23,8 @@ export interface RunOptions {
   readonly timeoutMs?: number;
   /** Run this command instead of `node` (for the CLI). */
   readonly command?: string;
+  /** Open an IPC channel to the child (child.send()), as a supervisor does. */
+  readonly ipc?: boolean;
 }
 
 /** A running process with its collected output. */
@@ -76,7 +78,9 @@ export function startNode(
   const child = spawn(command, argv, {
     cwd: ROOT,
     env,
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: options.ipc
+      ? ['pipe', 'pipe', 'pipe', 'ipc']
+      : ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
   const shownEnv = Object.entries(options.env ?? {})
