@@ -25,10 +25,9 @@ const EXTERNAL = [
   '@opentelemetry/auto-instrumentations-node',
   '@opentelemetry/core',
   '@opentelemetry/semantic-conventions',
-  // Never used with the configuration startSdk passes (file configuration, Prometheus, Zipkin)
+  // Never used with the configuration startSdk passes (file configuration, Zipkin)
   // or only by gRPC servers (channelz): left out, they would be a third of the bundle.
   '@opentelemetry/configuration',
-  '@opentelemetry/exporter-prometheus',
   '@opentelemetry/exporter-zipkin',
   '@grpc/proto-loader',
 ];
@@ -101,12 +100,16 @@ const CREATE_REQUIRE = 'const require = createRequire(import.meta.url);';
 const freeRequirePlugin = {
   name: 'sdk-free-require',
   setup(b) {
-    b.onLoad({ filter: /[\\/]src[\\/]sdk\.ts$/ }, async args => {
+    // src/prometheus/pull-reader.ts requires the Prometheus serializer the same way.
+    b.onLoad(
+      { filter: /[\\/]src[\\/](sdk|prometheus[\\/]pull-reader)\.ts$/ },
+      async args => {
       const source = await readFile(args.path, 'utf8');
       if (!source.includes(CREATE_REQUIRE))
         throw new Error(`${args.path}: expected "${CREATE_REQUIRE}"`);
       return { loader: 'ts', contents: source.replace(CREATE_REQUIRE, '') };
-    });
+      }
+    );
   },
 };
 

@@ -68,6 +68,10 @@ import { extractEnvContext, ProcessRootContextManager } from './env-context.ts';
 import type { ProcessIdentity } from './identity.ts';
 import { otlpInsecure } from './otlp-endpoint.ts';
 import {
+  PrometheusPullReader,
+  type PrometheusSource,
+} from './prometheus/pull-reader.ts';
+import {
   flushSync,
   Ledger,
   LedgerExporter,
@@ -96,6 +100,8 @@ export interface SdkHandle {
     timeoutMillis: number,
     options?: { metrics?: boolean }
   ): SyncFlushResult | undefined;
+  /** Set when OTEL_METRICS_EXPORTER has prometheus: this process's metrics, on demand. */
+  readonly prometheus?: PrometheusSource;
 }
 
 /** Inputs of startSdk besides the config. */
@@ -375,7 +381,9 @@ function buildSignals(config: ForksafeConfig): {
   metricReaders: IMetricReader[];
   logRecordProcessors: LogRecordProcessor[];
   syncSources: SyncFlushSources;
+  prometheus: PrometheusSource | undefined;
 } {
+  let prometheus: PrometheusSource | undefined;
   const spanProcessors: SpanProcessor[] = [];
   const metricReaders: IMetricReader[] = [];
   const logRecordProcessors: LogRecordProcessor[] = [];
@@ -420,6 +428,13 @@ function buildSignals(config: ForksafeConfig): {
   }
   for (const name of config.exporters.metrics) {
     attempt('metrics', () => {
+      // Pull: no exporter, no interval; src/prometheus/ serves it (issue #16).
+      if (name === 'prometheus') {
+        const reader = new PrometheusPullReader();
+        metricReaders.push(reader);
+        prometheus = reader;
+        return;
+      }
       const exporter =
         name === 'console'
           ? new ConsoleMetricExporter()
@@ -465,7 +480,13 @@ function buildSignals(config: ForksafeConfig): {
       syncSources.logs.push({ ledger, otlp: config.otlp.logs });
     });
   }
-  return { spanProcessors, metricReaders, logRecordProcessors, syncSources };
+  return {
+    spanProcessors,
+    metricReaders,
+    logRecordProcessors,
+    syncSources,
+    prometheus,
+  };
 }
 
 /**
@@ -477,8 +498,13 @@ export function startSdk(
   options: StartSdkOptions
 ): SdkHandle {
   setGlobalErrorHandler(err => log.exportFailed(err));
-  const { spanProcessors, metricReaders, logRecordProcessors, syncSources } =
-    buildSignals(config);
+  const {
+    spanProcessors,
+    metricReaders,
+    logRecordProcessors,
+    syncSources,
+    prometheus,
+  } = buildSignals(config);
   // Dev note: NodeSDK installs a console logger of its own when OTEL_LOG_LEVEL is set (it
   // writes debug lines to stdout, which belongs to the app). Its setLogger call is made a
   // no-op for the constructor, so our one-line stderr logger stays in place.
@@ -531,6 +557,7 @@ export function startSdk(
   let shutdownPromise: Promise<void> | undefined;
   let shutdownDone = false;
   return {
+    ...(prometheus ? { prometheus } : {}),
     forceFlush: async () => {
       await Promise.allSettled([
         ...spanProcessors.map(p => p.forceFlush()),
