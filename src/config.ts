@@ -509,7 +509,9 @@ function readExporters(r: Reader, signal: Signal): MetricExporterName[] {
   // Ref: https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#exporter-selection
   // (prometheus is a value of OTEL_METRICS_EXPORTER only).
   const allowed: readonly MetricExporterName[] =
-    signal === 'metrics' ? ['otlp', 'console', 'prometheus'] : ['otlp', 'console'];
+    signal === 'metrics'
+      ? ['otlp', 'console', 'prometheus']
+      : ['otlp', 'console'];
   const list = r.list(name);
   if (list === undefined) return ['otlp'];
   const lower = list.map(s => s.toLowerCase());

@@ -57,7 +57,10 @@ export function mergeExpositions(
             family.type = type;
             family.header.push(line);
           } else if (family.type !== type) kept.set(name, false);
-        } else if (fresh || !family.header.some(h => h.startsWith(`# ${kind} `)))
+        } else if (
+          fresh ||
+          !family.header.some(h => h.startsWith(`# ${kind} `))
+        )
           family.header.push(line);
         continue;
       }

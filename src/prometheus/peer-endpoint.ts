@@ -76,7 +76,10 @@ export function startPeerEndpoint(options: PeerEndpointOptions): void {
   let failures = 0;
   let saidTaken = false;
 
-  const ask = (socket: net.Socket, bound: number): Promise<string | undefined> =>
+  const ask = (
+    socket: net.Socket,
+    bound: number
+  ): Promise<string | undefined> =>
     new Promise(resolve => {
       const pending = peers.get(socket);
       if (!pending) return resolve(undefined);
@@ -143,13 +146,17 @@ export function startPeerEndpoint(options: PeerEndpointOptions): void {
     socket.on('connect', () => {
       joined = true;
       failures = 0;
-      log.debug(`Prometheus: ${config.host}:${config.port} is held by another instance; answering its scrapes`);
+      log.debug(
+        `Prometheus: ${config.host}:${config.port} is held by another instance; answering its scrapes`
+      );
     });
     readFrames(socket, frame => {
       if (frame.op !== 'collect') return;
       void source
         .collectText()
-        .then(text => writeFrame(socket, { op: 'metrics', id: frame.id, text }));
+        .then(text =>
+          writeFrame(socket, { op: 'metrics', id: frame.id, text })
+        );
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {

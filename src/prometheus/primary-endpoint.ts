@@ -46,7 +46,11 @@ export function startPrimaryEndpoint(
         f.pending.delete(id);
         resolve(text);
       });
-      const message: CollectMessage = { cmd: PROMETHEUS_CMD, op: 'collect', id };
+      const message: CollectMessage = {
+        cmd: PROMETHEUS_CMD,
+        op: 'collect',
+        id,
+      };
       try {
         worker.process.send(message, undefined, {}, () => undefined);
       } catch {
@@ -91,7 +95,8 @@ export function startPrimaryEndpoint(
       const onMessage = (message: unknown): void => {
         if (!isPrometheusMessage(message)) return;
         if (message.op === 'hello') f.ready = true;
-        else if (message.op === 'metrics') f.pending.get(message.id)?.(message.text);
+        else if (message.op === 'metrics')
+          f.pending.get(message.id)?.(message.text);
       };
       worker.process.on('internalMessage', onMessage);
       worker.once('exit', () => {

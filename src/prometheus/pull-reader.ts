@@ -27,7 +27,10 @@ const IDENTITY_LABELS = /^(service\.instance\.id|process\.pid)$/;
  * A pull MetricReader (cumulative, as the Prometheus exporter's) plus its text serialization.
  * Never throws from collectText: a failed collection gives a comment line, and one diagnostic.
  */
-export class PrometheusPullReader extends MetricReader implements PrometheusSource {
+export class PrometheusPullReader
+  extends MetricReader
+  implements PrometheusSource
+{
   private readonly serializer: PrometheusModule.PrometheusSerializer;
   constructor() {
     super({

@@ -1,6 +1,7 @@
 // The one HTTP scrape endpoint of a cluster (GET /metrics at OTEL_EXPORTER_PROMETHEUS_HOST and
 // _PORT). Held by a node:cluster primary, a pm2 instance, or a standalone app; it asks its
 // `gather` function for the expositions at each scrape and merges them. node:http only.
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { log } from '../diag.ts';
 import { mergeExpositions, type GatherStatus } from './exposition.ts';
@@ -60,7 +61,10 @@ export function listenForScrapes(options: ScrapeServerOptions): ScrapeServer {
         // counters' TYPE lines keep `_total`), so that is what every scraper gets, also one
         // that asks for OpenMetrics first; Prometheus falls back by the content type.
         // Ref: https://opentelemetry.io/docs/specs/otel/compatibility/prometheus_and_openmetrics/
-        res.setHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8');
+        res.setHeader(
+          'content-type',
+          'text/plain; version=0.0.4; charset=utf-8'
+        );
         res.end(mergeExpositions(gathered.texts, gathered));
       },
       (err: unknown) => {
@@ -70,6 +74,11 @@ export function listenForScrapes(options: ScrapeServerOptions): ScrapeServer {
       }
     );
   });
+  // Dev note: scrapes are not the app's requests. The http instrumentation (active when a pm2
+  // instance or a standalone app holds the endpoint) wraps http.Server.prototype.emit; this
+  // server dispatches with EventEmitter's own, so no span and no http.server.* point per scrape.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- an emit for this instance
+  server.emit = EventEmitter.prototype.emit;
   // The endpoint never keeps a process alive.
   server.unref();
   let taken = false;
