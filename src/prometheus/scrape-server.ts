@@ -93,8 +93,14 @@ export function listenForScrapes(options: ScrapeServerOptions): ScrapeServer {
       err
     );
   });
-  server.listen({ host: options.host, port: options.port }, () =>
-    options.onListening?.()
+  // Dev note: `exclusive`, because in a cluster worker (pm2 cluster mode) listen() otherwise
+  // asks the primary (pm2's daemon) for a shared handle: every instance would "bind" and
+  // scrapes would go round-robin to one instance each. Exclusive, the second one gets
+  // EADDRINUSE and joins the first (src/prometheus/peer-endpoint.ts).
+  // Ref: https://nodejs.org/api/net.html#serverlistenoptions-callback (exclusive)
+  server.listen(
+    { host: options.host, port: options.port, exclusive: true },
+    () => options.onListening?.()
   );
   return {
     server,
