@@ -1,9 +1,11 @@
 // The Prometheus endpoint without a Prometheus server: the test scrapes it itself. A worker that
 // hangs (SIGSTOP) is left out within the bound and counted; a replaced worker keeps its
 // instance id under a new pid with its counters restarted; a port taken by another program
-// gives one line and the app runs on; a standalone app serves its own metrics.
+// gives one line and the app runs on; a standalone app serves its own metrics; print-config
+// and doctor cover the endpoint.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { freePort, get } from './helpers/prometheus-server.ts';
 import {
@@ -12,6 +14,8 @@ import {
   forksafeLines,
   hammer,
   killAll,
+  ROOT,
+  runNode,
   startNode,
   unexpectedWarnings,
   type RunningNode,
@@ -266,6 +270,59 @@ test('a standalone app serves its own metrics on the endpoint', async () => {
     app.send('stop');
     await app.exited;
     assert.deepEqual(forksafeLines(app.stderr), [], describe(app));
+  } finally {
+    app.kill();
+  }
+});
+
+const LAUNCHER = join(ROOT, 'dist', 'bin', 'otel-launch.js');
+
+test('otel-launch --print-config shows the endpoint and where host and port came from', async () => {
+  const run = await runNode(LAUNCHER, {
+    args: ['--print-config'],
+    env: {
+      OTEL_METRICS_EXPORTER: 'otlp,prometheus',
+      OTEL_EXPORTER_PROMETHEUS_PORT: '9999',
+    },
+  });
+  assert.equal(run.code, 0, describe(run));
+  assert.match(run.stdout, /exporter\s+otlp,prometheus\s/);
+  assert.match(
+    run.stdout,
+    /prometheus endpoint\s+http:\/\/localhost:9999\/metrics\s+\(default \+ env OTEL_EXPORTER_PROMETHEUS_PORT\)/
+  );
+  assert.match(run.stdout, /no warnings/);
+});
+
+test('otel-launch doctor: the endpoint answers and lists the workers it saw; nothing listening fails', async () => {
+  const promPort = await freePort();
+  const doctorEnv = {
+    OTEL_METRICS_EXPORTER: 'prometheus',
+    OTEL_TRACES_EXPORTER: 'none',
+    OTEL_LOGS_EXPORTER: 'none',
+    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(promPort),
+  };
+  const down = await runNode(LAUNCHER, { args: ['doctor'], env: doctorEnv });
+  assert.equal(down.code, 1, describe(down));
+  assert.match(
+    down.stdout,
+    new RegExp(
+      `^metrics\\s+prometheus\\s+http://127\\.0\\.0\\.1:${promPort}/metrics\\s+FAILED: nothing listens`,
+      'm'
+    )
+  );
+  const { app, ready } = await startCluster(promPort);
+  try {
+    await scrapeUntil(promPort, b => pidsIn(b).length === 2, 'both workers');
+    const up = await runNode(LAUNCHER, { args: ['doctor'], env: doctorEnv });
+    assert.equal(up.code, 0, describe(up));
+    const line =
+      up.stdout.split('\n').find(l => l.startsWith('metrics ')) ?? '';
+    assert.match(line, /OK: the endpoint answers; 2 process\(es\)/, up.stdout);
+    for (const pid of ready.workers)
+      assert.match(line, new RegExp(`pid ${pid} \\(\\S+-w[01]\\)`));
+    await stop(app);
   } finally {
     app.kill();
   }
