@@ -57,7 +57,7 @@ import {
 } from './process-role.ts';
 import { publishThreadIdentity, threadIdentity } from './threads.ts';
 import { digest, randomUuid } from './random-id.ts';
-import type * as PrimaryEndpointExports from './prometheus/primary-endpoint.ts';
+import type { PrimaryEndpoint } from './prometheus/primary-endpoint.ts';
 import type * as PrometheusStartExports from './prometheus/start.ts';
 import type { PrometheusPart } from './prometheus/start.ts';
 import type * as SdkExports from './sdk.ts';
@@ -105,6 +105,14 @@ function startSdk(config: ForksafeConfig, options: StartSdkOptions): SdkHandle {
 // --- Prometheus (issue #16): one scrape endpoint per cluster; see src/prometheus/. ---
 // Dev note: required only when OTEL_METRICS_EXPORTER has prometheus, after the role is known:
 // a primary loads node:http and src/prometheus/ (no SDK), and only from its first fork on.
+// The bundle of src/prometheus/ (scripts/bundle.mjs), or its plain ES build when absent.
+function loadPrometheus(): unknown {
+  const bundle = new URL('./prometheus.bundle.cjs', import.meta.url);
+  return existsSync(bundle)
+    ? require(fileURLToPath(bundle))
+    : require('./prometheus/start.js');
+}
+
 function startPrometheus(
   part: PrometheusPart,
   config: ForksafeConfig,
@@ -113,7 +121,7 @@ function startPrometheus(
   if (!sdk.prometheus) return;
   try {
     const { startPrometheusPart } =
-      require('./prometheus/start.js') as typeof PrometheusStartExports;
+      loadPrometheus() as typeof PrometheusStartExports;
     startPrometheusPart(part, config.prometheus, sdk.prometheus);
   } catch (err) {
     log.error('cannot start the Prometheus endpoint', err);
@@ -122,11 +130,11 @@ function startPrometheus(
 
 function startPrimaryPrometheus(
   config: ForksafeConfig
-): PrimaryEndpointExports.PrimaryEndpoint | undefined {
+): PrimaryEndpoint | undefined {
   if (!config.exporters.metrics.includes('prometheus')) return undefined;
   try {
     const { startPrimaryEndpoint } =
-      require('./prometheus/primary-endpoint.js') as typeof PrimaryEndpointExports;
+      loadPrometheus() as typeof PrometheusStartExports;
     return startPrimaryEndpoint(config.prometheus);
   } catch (err) {
     log.error('cannot start the Prometheus endpoint', err);
@@ -471,7 +479,7 @@ function startUndecided(ctx: UndecidedContext): void {
     startPrometheus(ctx.pm2 ? 'share' : 'alone', config, sdk);
   };
 
-  let prometheus: PrimaryEndpointExports.PrimaryEndpoint | undefined;
+  let prometheus: PrimaryEndpoint | undefined;
   const becomePrimary = (): void => {
     if (phase === 'primary') return;
     const was = phase;

@@ -1,10 +1,12 @@
-// Where the Prometheus endpoint work of an exporting process starts (bootstrap.ts requires this
-// file after the SDK started, only when OTEL_METRICS_EXPORTER has prometheus). A node:cluster
-// primary uses src/prometheus/primary-endpoint.ts instead.
+// Where the Prometheus endpoint work starts: bootstrap.ts requires this file (bundled with the
+// rest of src/prometheus/ into dist/src/prometheus.bundle.cjs) only when OTEL_METRICS_EXPORTER
+// has prometheus: in an exporting process after its SDK started, in a primary at its first fork.
 import type { PrometheusConfig } from '../config.ts';
 import { startPeerEndpoint } from './peer-endpoint.ts';
 import type { PrometheusSource } from './pull-reader.ts';
 import { answerCollectRequests } from './worker-answer.ts';
+
+export { startPrimaryEndpoint } from './primary-endpoint.ts';
 
 /** How this process takes part in the endpoint. */
 export type PrometheusPart =
