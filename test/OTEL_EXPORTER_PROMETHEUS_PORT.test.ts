@@ -327,3 +327,45 @@ test('otel-launch doctor: the endpoint answers and lists the workers it saw; not
     app.kill();
   }
 });
+
+test('the primary starts the endpoint at its first fork and loads no SDK for it', async () => {
+  const promPort = await freePort();
+  const app = startNode(fixture('cluster-app.cjs'), {
+    nodeArgs: ['--import', 'otel-forksafe/register'],
+    args: ['2'],
+    env: { ...env(promPort), OTEL_LOG_LEVEL: 'debug' },
+    timeoutMs: 40000,
+  });
+  try {
+    await app.waitForLine('READY ');
+    await scrapeUntil(promPort, b => pidsIn(b).length === 2, 'both workers');
+    await stop(app);
+    const primary = forksafeLines(app.stderr).filter(l =>
+      l.startsWith(`otel-forksafe: [${app.pid} `)
+    );
+    const firstFork = primary.findIndex(l =>
+      l.includes('first cluster.fork()')
+    );
+    const endpoint = primary.findIndex(l =>
+      l.includes(
+        `Prometheus endpoint on 127.0.0.1:${promPort}, serving every worker`
+      )
+    );
+    assert.ok(firstFork >= 0 && endpoint > firstFork, primary.join('\n'));
+    assert.deepEqual(
+      primary.filter(l => /sdk\.bundle|SDK started|otel-deps/.test(l)),
+      [],
+      'no SDK in the primary'
+    );
+    // ...while each worker says it loaded one (so the filter above can see it).
+    assert.equal(
+      forksafeLines(app.stderr).filter(l => /loaded sdk\.bundle\.cjs/.test(l))
+        .length,
+      2,
+      app.stderr
+    );
+    assert.doesNotMatch(app.stderr, /EADDRINUSE/);
+  } finally {
+    app.kill();
+  }
+});
