@@ -84,7 +84,8 @@ async function scrapeUntil(
   const until = Date.now() + 10000;
   let body = '';
   while (Date.now() < until) {
-    body = (await get(promPort, '/metrics')).body;
+    // Refused until the endpoint listens (a standalone app starts it after its main module).
+    body = (await get(promPort, '/metrics').catch(() => ({ body: '' }))).body;
     if (accept(body)) return body;
     await new Promise(r => setTimeout(r, 100));
   }
@@ -365,6 +366,30 @@ test('the primary starts the endpoint at its first fork and loads no SDK for it'
       app.stderr
     );
     assert.doesNotMatch(app.stderr, /EADDRINUSE/);
+  } finally {
+    app.kill();
+  }
+});
+
+test('a standalone app that forks late hands its endpoint to itself as a primary, without a line', async () => {
+  const promPort = await freePort();
+  const app = startNode(fixture('late-fork-app.cjs'), {
+    nodeArgs: ['--import', 'otel-forksafe/register'],
+    env: env(promPort),
+    timeoutMs: 30000,
+  });
+  try {
+    const pid = await app.waitForLine('READY ');
+    const before = await scrapeUntil(
+      promPort,
+      b => samples(b, 'fixture_late_fork_total').length > 0,
+      'the standalone counter'
+    );
+    assert.deepEqual(pidsIn(before), [pid]);
+    app.send('fork');
+    await app.waitForLine('DONE ');
+    await app.exited;
+    assert.deepEqual(forksafeLines(app.stderr), [], describe(app));
   } finally {
     app.kill();
   }

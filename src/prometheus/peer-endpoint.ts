@@ -64,8 +64,14 @@ function writeFrame(socket: net.Socket, frame: Frame): void {
   if (!socket.destroyed) socket.write(`${JSON.stringify(frame)}\n`);
 }
 
+/** A started peer endpoint. */
+export interface PeerEndpoint {
+  /** Stops serving, joining and retrying (a standalone app that became a primary). */
+  stop(): Promise<void>;
+}
+
 /** Starts holding or joining the endpoint. Never throws. */
-export function startPeerEndpoint(options: PeerEndpointOptions): void {
+export function startPeerEndpoint(options: PeerEndpointOptions): PeerEndpoint {
   const { config, source, share } = options;
   const path = channelPath(config);
   const peers = new Map<
@@ -75,6 +81,8 @@ export function startPeerEndpoint(options: PeerEndpointOptions): void {
   let nextId = 1;
   let failures = 0;
   let saidTaken = false;
+  let stopped = false;
+  const closers: (() => Promise<void>)[] = [];
 
   const ask = (
     socket: net.Socket,
@@ -136,12 +144,23 @@ export function startPeerEndpoint(options: PeerEndpointOptions): void {
       log.error('Prometheus: the local socket for other instances failed', err)
     );
     channel.listen(path).unref();
+    closers.push(
+      () =>
+        new Promise(resolve => {
+          for (const socket of peers.keys()) socket.destroy();
+          channel.close(() => resolve());
+        })
+    );
   };
 
   // A peer: answers the holder's requests until the holder goes, then tries to take over.
   const join_ = (): void => {
     const socket = net.connect(path);
     socket.unref();
+    closers.push(() => {
+      socket.destroy();
+      return Promise.resolve();
+    });
     let joined = false;
     socket.on('connect', () => {
       joined = true;
@@ -181,7 +200,8 @@ export function startPeerEndpoint(options: PeerEndpointOptions): void {
   };
 
   function hold(): void {
-    listenForScrapes({
+    if (stopped) return;
+    const server = listenForScrapes({
       host: config.host,
       port: config.port,
       gather,
@@ -202,6 +222,13 @@ export function startPeerEndpoint(options: PeerEndpointOptions): void {
         );
       },
     });
+    closers.push(() => server.close());
   }
   hold();
+  return {
+    stop: async () => {
+      stopped = true;
+      await Promise.all(closers.splice(0).map(close => close()));
+    },
+  };
 }

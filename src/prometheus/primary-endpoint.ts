@@ -29,7 +29,9 @@ interface Followed {
  * otel_forksafe_scrape_processes_left_out; one that exits is forgotten. Never throws.
  */
 export function startPrimaryEndpoint(
-  config: PrometheusConfig
+  config: PrometheusConfig,
+  /** Settles once the port is free for us (a late fork's standalone endpoint closed). */
+  released?: Promise<void>
 ): PrimaryEndpoint {
   const followed = new Map<Worker, Followed>();
   let nextId = 1;
@@ -73,19 +75,23 @@ export function startPrimaryEndpoint(
     return { texts, answered: texts.length, leftOut };
   };
 
-  listenForScrapes({
-    host: config.host,
-    port: config.port,
-    gather,
-    onListening: () =>
-      log.debug(
-        `Prometheus endpoint on ${config.host}:${config.port}, serving every worker`
-      ),
-    onPortTaken: () =>
-      log.warn(
-        `OTEL_EXPORTER_PROMETHEUS_PORT=${config.port}: ${config.host}:${config.port} is already in use by another program; no Prometheus endpoint (choose a free port)`
-      ),
-  });
+  const listen = (): void => {
+    listenForScrapes({
+      host: config.host,
+      port: config.port,
+      gather,
+      onListening: () =>
+        log.debug(
+          `Prometheus endpoint on ${config.host}:${config.port}, serving every worker`
+        ),
+      onPortTaken: () =>
+        log.warn(
+          `OTEL_EXPORTER_PROMETHEUS_PORT=${config.port}: ${config.host}:${config.port} is already in use by another program; no Prometheus endpoint (choose a free port)`
+        ),
+    });
+  };
+  if (released) void released.then(listen, listen);
+  else listen();
 
   return {
     watch(worker) {
