@@ -394,3 +394,29 @@ test('a standalone app that forks late hands its endpoint to itself as a primary
     app.kill();
   }
 });
+
+test('throng: its primary serves the endpoint with both workers', async () => {
+  const promPort = await freePort();
+  const app = startNode(fixture('throng-app.cjs'), {
+    nodeArgs: ['--import', 'otel-forksafe/register'],
+    args: ['2'],
+    env: env(promPort),
+    timeoutMs: 30000,
+  });
+  try {
+    const ready = JSON.parse(await app.waitForLine('READY ')) as Ready;
+    const body = await scrapeUntil(
+      promPort,
+      b => pidsIn(b).length === 2,
+      'both throng workers'
+    );
+    assert.deepEqual(pidsIn(body), ready.workers.map(String).sort());
+    app.send('term');
+    const timer = setTimeout(() => app.kill(), 10000);
+    await app.exited;
+    clearTimeout(timer);
+    assert.deepEqual(forksafeLines(app.stderr), [], describe(app));
+  } finally {
+    app.kill();
+  }
+});
