@@ -260,8 +260,11 @@ test('a standalone app serves its own metrics on the endpoint', async () => {
       'the standalone counter'
     );
     assert.deepEqual(pidsIn(body), [String(app.pid)]);
+    // Two more scrapes: had they been recorded, the last one would show them.
+    await get(promPort, '/metrics');
+    const later = (await get(promPort, '/metrics')).body;
     assert.equal(
-      samples(body, 'http_server_request_duration_count').reduce(
+      samples(later, 'http_server_request_duration_count').reduce(
         (n, s) => n + s.value,
         0
       ),
