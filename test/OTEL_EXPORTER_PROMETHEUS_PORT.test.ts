@@ -241,6 +241,32 @@ test('a port taken by another program: one line from the primary, the app runs o
   }
 });
 
+test('a standalone app whose port is taken: one line, the app runs on', async () => {
+  const blocker = createServer(s => s.destroy());
+  const promPort = await freePort();
+  await new Promise<void>(r => blocker.listen(promPort, '127.0.0.1', r));
+  const app = startNode(fixture('standalone-app.cjs'), {
+    nodeArgs: ['--import', 'otel-forksafe/register'],
+    env: env(promPort),
+    timeoutMs: 30000,
+  });
+  try {
+    const port = Number(await app.waitForLine('READY '));
+    assert.equal(await hammer(port, 3, '/'), 3, describe(app));
+    app.send('stop');
+    await app.exited;
+    const lines = forksafeLines(app.stderr);
+    assert.equal(lines.length, 1, describe(app));
+    assert.match(
+      lines[0] ?? '',
+      /standalone\] warn: OTEL_EXPORTER_PROMETHEUS_PORT=\d+: 127\.0\.0\.1:\d+ is already in use \(by another program, or by another process of this app\); this process's metrics are not served/
+    );
+  } finally {
+    app.kill();
+    await new Promise(r => blocker.close(r));
+  }
+});
+
 test('a standalone app serves its own metrics on the endpoint', async () => {
   const promPort = await freePort();
   const app = startNode(fixture('standalone-app.cjs'), {

@@ -218,7 +218,9 @@ export function startPeerEndpoint(options: PeerEndpointOptions): PeerEndpoint {
           return;
         }
         log.warn(
-          `OTEL_EXPORTER_PROMETHEUS_PORT=${config.port}: ${config.host}:${config.port} is already in use by another program; no Prometheus endpoint (choose a free port)`
+          // Dev note: a standalone process may be a child of an instrumented app (it inherits
+          // the variables) whose primary holds the port: "another program" may be the app.
+          `OTEL_EXPORTER_PROMETHEUS_PORT=${config.port}: ${config.host}:${config.port} is already in use (by another program, or by another process of this app); this process's metrics are not served (choose a free port, or OTEL_METRICS_EXPORTER for this process)`
         );
       },
     });
