@@ -51,6 +51,9 @@ import {
 } from './process-role.ts';
 import { publishThreadIdentity, threadIdentity } from './threads.ts';
 import { digest, randomUuid } from './random-id.ts';
+import type { PrimaryEndpoint } from './prometheus/primary-endpoint.ts';
+import type * as PrometheusStartExports from './prometheus/start.ts';
+import type { PrometheusPart } from './prometheus/start.ts';
 import type * as SdkExports from './sdk.ts';
 import type { SdkHandle, StartSdkOptions } from './sdk.ts';
 import { preloadSharedDeps } from './shared-deps.ts';
@@ -89,6 +92,47 @@ function startSdk(config: ForksafeConfig, options: StartSdkOptions): SdkHandle {
   ) as SdkModule;
   return sdk.startSdk(config, options);
 }
+
+// --- Prometheus (issue #16): one scrape endpoint per cluster; see src/prometheus/. ---
+// Dev note: required only when OTEL_METRICS_EXPORTER has prometheus, after the role is known:
+// a primary loads node:http and src/prometheus/ (no SDK), and only from its first fork on.
+// The bundle of src/prometheus/ (scripts/bundle.mjs), or its plain ES build when absent.
+function loadPrometheus(): unknown {
+  const bundle = new URL('./prometheus.bundle.cjs', import.meta.url);
+  return existsSync(bundle)
+    ? require(fileURLToPath(bundle))
+    : require('./prometheus/start.js');
+}
+
+function startPrometheus(
+  part: PrometheusPart,
+  config: ForksafeConfig,
+  sdk: SdkHandle
+): void {
+  if (!sdk.prometheus) return;
+  try {
+    const { startPrometheusPart } =
+      loadPrometheus() as typeof PrometheusStartExports;
+    startPrometheusPart(part, config.prometheus, sdk.prometheus);
+  } catch (err) {
+    log.error('cannot start the Prometheus endpoint', err);
+  }
+}
+
+function startPrimaryPrometheus(
+  config: ForksafeConfig
+): PrimaryEndpoint | undefined {
+  if (!config.exporters.metrics.includes('prometheus')) return undefined;
+  try {
+    const { startPrimaryEndpoint } =
+      loadPrometheus() as typeof PrometheusStartExports;
+    return startPrimaryEndpoint(config.prometheus);
+  } catch (err) {
+    log.error('cannot start the Prometheus endpoint', err);
+    return undefined;
+  }
+}
+// --- end Prometheus ---
 
 /** One of our bundles, through the code cache (src/code-cache.ts). */
 function loadOurBundle(file: string, config: ForksafeConfig): unknown {
@@ -275,6 +319,14 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
       supervisorKillMillis: pm2?.killTimeoutMillis,
     });
     log.debug(`SDK started: worker service.instance.id=${identity.instanceId}`);
+    // A primary of ours serves the endpoint; otherwise (pm2) the workers share it.
+    startPrometheus(
+      marker !== undefined && marker.primaryPid === process.ppid
+        ? 'answer-primary'
+        : 'share',
+      config,
+      sdk
+    );
     return;
   }
 
@@ -415,13 +467,16 @@ function startUndecided(ctx: UndecidedContext): void {
       supervisorKillMillis: ctx.pm2?.killTimeoutMillis,
     });
     log.debug(`SDK started: standalone (${reason})`);
+    startPrometheus(ctx.pm2 ? 'share' : 'alone', config, sdk);
   };
 
+  let prometheus: PrimaryEndpoint | undefined;
   const becomePrimary = (): void => {
     if (phase === 'primary') return;
     const was = phase;
     phase = 'primary';
     setRole('primary');
+    prometheus = startPrimaryPrometheus(config);
     lazy.stop();
     if (config.threads === 'export') publishThreadIdentity(undefined);
     if (was === 'undecided') {
@@ -446,6 +501,7 @@ function startUndecided(ctx: UndecidedContext): void {
     instanceBase: ctx.configuredId ?? randomUuid(),
     reportedDigest: ctx.digest,
     beforeFork: becomePrimary,
+    afterFork: worker => prometheus?.watch(worker),
   });
   log.debug('patched cluster.fork');
 

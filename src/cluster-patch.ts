@@ -24,6 +24,8 @@ export interface ForkPatchOptions {
   readonly reportedDigest: string;
   /** Called synchronously before each fork (the first call makes the process a primary). */
   readonly beforeFork: () => void;
+  /** Called with each worker just forked (the Prometheus endpoint follows it). */
+  readonly afterFork?: (worker: Worker) => void;
 }
 
 /**
@@ -99,6 +101,11 @@ export function patchClusterFork(
       };
       worker.once('disconnect', release);
       worker.once('exit', release);
+      try {
+        options.afterFork?.(worker);
+      } catch {
+        // Never break the app's fork because of ours.
+      }
     }
     return worker;
   } as ForkFn;

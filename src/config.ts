@@ -14,6 +14,8 @@ export type Signal = 'traces' | 'metrics' | 'logs';
 export type OtlpProtocol = 'grpc' | 'http/protobuf' | 'http/json';
 /** OTEL_{TRACES,METRICS,LOGS}_EXPORTER values we act on ('none' empties the list). */
 export type ExporterName = 'otlp' | 'console';
+/** OTEL_METRICS_EXPORTER also takes `prometheus` (a pull endpoint; see src/prometheus/). */
+export type MetricExporterName = ExporterName | 'prometheus';
 /** OTEL_TRACES_SAMPLER values. */
 export type SamplerName =
   | 'always_on'
@@ -50,6 +52,14 @@ export interface BatchConfig {
   readonly maxExportBatchSize: number;
 }
 
+/** Where the Prometheus scrape endpoint listens (used when OTEL_METRICS_EXPORTER has prometheus). */
+export interface PrometheusConfig {
+  /** OTEL_EXPORTER_PROMETHEUS_HOST, default `localhost`. */
+  readonly host: string;
+  /** OTEL_EXPORTER_PROMETHEUS_PORT, default 9464. */
+  readonly port: number;
+}
+
 /** OTEL_FORKSAFE_THREADS values. */
 export type ThreadsMode = 'dormant' | 'export';
 
@@ -65,7 +75,13 @@ export interface ForksafeConfig {
   readonly disabled: boolean;
   readonly serviceName: string | undefined;
   readonly resourceAttributes: Readonly<Record<string, string>>;
-  readonly exporters: Readonly<Record<Signal, readonly ExporterName[]>>;
+  readonly exporters: {
+    readonly traces: readonly ExporterName[];
+    readonly metrics: readonly MetricExporterName[];
+    readonly logs: readonly ExporterName[];
+  };
+  /** OTEL_EXPORTER_PROMETHEUS_HOST and _PORT: where the one scrape endpoint listens. */
+  readonly prometheus: PrometheusConfig;
   readonly otlp: Readonly<Record<Signal, OtlpSignalConfig>>;
   readonly sampler: { readonly name: SamplerName; readonly ratio: number };
   readonly propagators: readonly string[];
@@ -216,6 +232,8 @@ export const CONFIG_VARS: readonly string[] = [
   ...BATCH_SUFFIXES.map(s => `OTEL_BLRP_${s}`),
   'OTEL_METRIC_EXPORT_INTERVAL',
   'OTEL_METRIC_EXPORT_TIMEOUT',
+  'OTEL_EXPORTER_PROMETHEUS_HOST',
+  'OTEL_EXPORTER_PROMETHEUS_PORT',
   'OTEL_NODE_ENABLED_INSTRUMENTATIONS',
   'OTEL_NODE_DISABLED_INSTRUMENTATIONS',
   'OTEL_NODE_RESOURCE_DETECTORS',
@@ -484,21 +502,47 @@ function readOtlpSignal(r: Reader, signal: Signal): OtlpSignalConfig {
   };
 }
 
-function readExporters(r: Reader, signal: Signal): ExporterName[] {
+function readExporters(r: Reader, signal: 'traces' | 'logs'): ExporterName[];
+function readExporters(r: Reader, signal: 'metrics'): MetricExporterName[];
+function readExporters(r: Reader, signal: Signal): MetricExporterName[] {
   const name = `OTEL_${signal.toUpperCase()}_EXPORTER`;
+  // Ref: https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#exporter-selection
+  // (prometheus is a value of OTEL_METRICS_EXPORTER only).
+  const allowed: readonly MetricExporterName[] =
+    signal === 'metrics'
+      ? ['otlp', 'console', 'prometheus']
+      : ['otlp', 'console'];
   const list = r.list(name);
   if (list === undefined) return ['otlp'];
   const lower = list.map(s => s.toLowerCase());
   if (lower.includes('none')) return [];
-  const known = lower.filter(
-    (s): s is ExporterName => s === 'otlp' || s === 'console'
+  const known = lower.filter((s): s is MetricExporterName =>
+    allowed.includes(s as MetricExporterName)
   );
-  const unknown = lower.filter(s => s !== 'otlp' && s !== 'console');
+  const unknown = lower.filter(s => !allowed.includes(s as MetricExporterName));
   if (unknown.length > 0) {
     const used = known.length > 0 ? known.join(',') : 'otlp';
-    r.problem(name, unknown.join(','), 'expected otlp, console or none', used);
+    r.problem(
+      name,
+      unknown.join(','),
+      `expected ${allowed.join(', ')} or none`,
+      used
+    );
   }
   return known.length > 0 ? [...new Set(known)] : ['otlp'];
+}
+
+// Ref: https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#prometheus-exporter
+// (OTEL_EXPORTER_PROMETHEUS_HOST default localhost, OTEL_EXPORTER_PROMETHEUS_PORT default 9464).
+function readPrometheus(r: Reader): PrometheusConfig {
+  return {
+    host: r.raw('OTEL_EXPORTER_PROMETHEUS_HOST') ?? 'localhost',
+    port: r.number('OTEL_EXPORTER_PROMETHEUS_PORT', 9464, {
+      min: 0,
+      max: 65535,
+      integer: true,
+    }),
+  };
 }
 
 function readSampler(r: Reader): ForksafeConfig['sampler'] {
@@ -678,17 +722,19 @@ function readWorkerMarker(r: Reader): WorkerMarker | undefined {
  */
 export function readConfig(env: Env = process.env): ForksafeConfig {
   const r = new Reader(env);
-  const exporters = {} as Record<Signal, ExporterName[]>;
   const otlp = {} as Record<Signal, OtlpSignalConfig>;
-  for (const signal of SIGNALS) {
-    exporters[signal] = readExporters(r, signal);
-    otlp[signal] = readOtlpSignal(r, signal);
-  }
+  const exporters = {
+    traces: readExporters(r, 'traces'),
+    metrics: readExporters(r, 'metrics'),
+    logs: readExporters(r, 'logs'),
+  };
+  for (const signal of SIGNALS) otlp[signal] = readOtlpSignal(r, signal);
   const config: ForksafeConfig = {
     disabled: r.bool('OTEL_SDK_DISABLED', false),
     serviceName: r.raw('OTEL_SERVICE_NAME'),
     resourceAttributes: readResourceAttributes(r),
     exporters,
+    prometheus: readPrometheus(r),
     otlp,
     sampler: readSampler(r),
     propagators: readPropagators(r),

@@ -88,6 +88,10 @@ import { VERSION } from './version.ts';
 import { OTLP_GRPC_PATHS, otlpInsecure } from './otlp-endpoint.ts';
 import { abortAllExports, createOtlpTransport } from './otlp-transport.ts';
 import {
+  PrometheusPullReader,
+  type PrometheusSource,
+} from './prometheus/pull-reader.ts';
+import {
   flushSync,
   Ledger,
   LedgerExporter,
@@ -122,6 +126,8 @@ export interface SdkHandle {
   undelivered(): Undelivered;
   /** Cancels every export in flight and every later one (the process is ending). */
   abort(reason: string): void;
+  /** Set when OTEL_METRICS_EXPORTER has prometheus: this process's metrics, on demand. */
+  readonly prometheus?: PrometheusSource;
 }
 
 /** Counts of telemetry items of each signal. */
@@ -408,8 +414,10 @@ function buildSignals(config: ForksafeConfig): {
   logRecordProcessors: LogRecordProcessor[];
   syncSources: SyncFlushSources;
   detached: DetachedExporters;
+  prometheus: PrometheusSource | undefined;
 } {
   const detached: DetachedExporters = { spans: [], metrics: [], logs: [] };
+  let prometheus: PrometheusSource | undefined;
   const spanProcessors: SpanProcessor[] = [];
   const metricReaders: IMetricReader[] = [];
   const logRecordProcessors: LogRecordProcessor[] = [];
@@ -463,6 +471,13 @@ function buildSignals(config: ForksafeConfig): {
   }
   for (const name of config.exporters.metrics) {
     attempt('metrics', () => {
+      // Pull: no exporter, no interval; src/prometheus/ serves it (issue #16).
+      if (name === 'prometheus') {
+        const reader = new PrometheusPullReader();
+        metricReaders.push(reader);
+        prometheus = reader;
+        return;
+      }
       let exporter: PushMetricExporter;
       if (name === 'console') exporter = new ConsoleMetricExporter();
       else {
@@ -530,6 +545,7 @@ function buildSignals(config: ForksafeConfig): {
     logRecordProcessors,
     syncSources,
     detached,
+    prometheus,
   };
 }
 
@@ -562,6 +578,7 @@ export function startSdk(
     logRecordProcessors,
     syncSources,
     detached,
+    prometheus,
   } = buildSignals(config);
   // Dev note: NodeSDK installs a console logger of its own when OTEL_LOG_LEVEL is set (it
   // writes debug lines to stdout, which belongs to the app). Its setLogger call is made a
@@ -620,6 +637,7 @@ export function startSdk(
   let shutdownPromise: Promise<void> | undefined;
   let shutdownDone = false;
   return {
+    ...(prometheus ? { prometheus } : {}),
     forceFlush: async () => {
       await Promise.allSettled([
         ...spanProcessors.map(p => p.forceFlush()),

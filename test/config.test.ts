@@ -703,3 +703,36 @@ describe('readConfig: a bad value gives exactly one problem and a fallback', () 
     });
   }
 });
+
+describe('readConfig: Prometheus (issue #16)', () => {
+  test('prometheus is a metrics exporter, alone or with otlp; host and port default to the spec', () => {
+    const alone = clean({ OTEL_METRICS_EXPORTER: 'prometheus' });
+    assert.deepEqual(alone.exporters.metrics, ['prometheus']);
+    assert.deepEqual(alone.prometheus, { host: 'localhost', port: 9464 });
+    const both = clean({ OTEL_METRICS_EXPORTER: 'otlp, Prometheus' });
+    assert.deepEqual(both.exporters.metrics, ['otlp', 'prometheus']);
+    const set = clean({
+      OTEL_EXPORTER_PROMETHEUS_HOST: '0.0.0.0',
+      OTEL_EXPORTER_PROMETHEUS_PORT: '9100',
+    });
+    assert.deepEqual(set.prometheus, { host: '0.0.0.0', port: 9100 });
+  });
+
+  test('prometheus for traces, or a bad port, is reported and falls back', () => {
+    const traces = readConfig({ OTEL_TRACES_EXPORTER: 'prometheus' });
+    assert.deepEqual(traces.exporters.traces, ['otlp']);
+    assert.deepEqual(traces.problems, [
+      'OTEL_TRACES_EXPORTER="prometheus" is not valid (expected otlp, console or none); using otlp',
+    ]);
+    const port = readConfig({ OTEL_EXPORTER_PROMETHEUS_PORT: '70000' });
+    assert.equal(port.prometheus.port, 9464);
+    assert.deepEqual(port.problems, [
+      'OTEL_EXPORTER_PROMETHEUS_PORT="70000" is not valid (expected a number from 0 to 65535); using 9464',
+    ]);
+    const metrics = readConfig({ OTEL_METRICS_EXPORTER: 'prometheus,zipkin' });
+    assert.deepEqual(metrics.exporters.metrics, ['prometheus']);
+    assert.deepEqual(metrics.problems, [
+      'OTEL_METRICS_EXPORTER="zipkin" is not valid (expected otlp, console, prometheus or none); using prometheus',
+    ]);
+  });
+});

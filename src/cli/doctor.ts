@@ -386,10 +386,10 @@ export async function runDoctor(
   config: ForksafeConfig
 ): Promise<DoctorResult[]> {
   const serviceName = config.serviceName ?? 'unknown_service:node';
-  return Promise.all(
+  const otlpResults = Promise.all(
     SIGNALS.map(async (signal): Promise<DoctorResult> => {
       const c = config.otlp[signal];
-      const exporters = config.exporters[signal];
+      const exporters: readonly string[] = config.exporters[signal];
       if (!exporters.includes('otlp')) {
         return {
           signal,
@@ -427,6 +427,23 @@ export async function runDoctor(
       }
     })
   );
+  if (!config.exporters.metrics.includes('prometheus')) return otlpResults;
+  const { checkPrometheus } = await import('./prometheus-check.ts');
+  const [results, prom] = await Promise.all([
+    otlpResults,
+    checkPrometheus(config.prometheus),
+  ]);
+  // The Prometheus line says more than "metrics: nothing to check".
+  return [
+    ...results.filter(r => r.signal !== 'metrics' || r.status !== 'skipped'),
+    {
+      signal: 'metrics',
+      protocol: 'prometheus',
+      url: prom.url,
+      status: prom.ok ? 'ok' : 'failed',
+      message: prom.message,
+    },
+  ];
 }
 
 /** The verdicts as aligned text, one line per signal. */

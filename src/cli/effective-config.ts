@@ -283,6 +283,8 @@ export function effectiveConfig(
         });
       }
     }
+    if (signal === 'metrics' && config.exporters.metrics.includes('prometheus'))
+      rows.push(...prometheusRows(config, origin));
     signals[signal] = rows;
   }
 
@@ -292,6 +294,24 @@ export function effectiveConfig(
     p => !/^OTEL_EXPORTER_OTLP_(\w+_)?HEADERS is malformed/.test(p)
   );
   return { general, signals, warnings: [...lints, ...problems] };
+}
+
+// The Prometheus endpoint: one per cluster (src/prometheus/), at host:port/metrics.
+function prometheusRows(
+  config: ForksafeConfig,
+  origin: (...names: string[]) => Origin
+): Setting[] {
+  const { host, port } = config.prometheus;
+  return [
+    {
+      name: 'prometheus endpoint',
+      value: `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`,
+      origin: [
+        origin('OTEL_EXPORTER_PROMETHEUS_HOST'),
+        origin('OTEL_EXPORTER_PROMETHEUS_PORT'),
+      ],
+    },
+  ];
 }
 
 function describeOrigin(origin: Origin | readonly Origin[]): string {
