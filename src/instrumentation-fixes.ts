@@ -1,0 +1,231 @@
+// Keeps instrumentations from changing what the app's own code sees, without forking them: every
+// function an instrumentation patches is contained (its patch code may not throw into the app),
+// and the express and router instrumentations hand handlers the same `next` as `req.next`.
+// Applied by lazy-instrumentations.ts to each instrumentation right after constructing it.
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { describeError, log } from './diag.ts';
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+type Wrapper = (original: AnyFunction, name?: string) => unknown;
+type Wrap = (exports: unknown, name: string, wrapper: Wrapper) => unknown;
+
+interface WrappingInstrumentation {
+  _wrap?: Wrap;
+  _setupSpan?: (
+    layer: unknown,
+    req: unknown,
+    res: unknown,
+    next: unknown
+  ) => unknown;
+}
+
+/** One call of a contained function: what its original did while the patch ran. */
+interface Frame {
+  entered: boolean;
+  returned: boolean;
+  result: unknown;
+  threw: boolean;
+  error: unknown;
+  args: readonly unknown[];
+}
+
+interface ContainOptions {
+  /** Instrumentation short name, for the report. */
+  readonly name: string;
+  /** Express semantics: a replaced `next` argument becomes `req.next` too. */
+  readonly syncReqNext: boolean;
+}
+
+const reported = new Set<string>();
+
+function report(options: ContainOptions, fn: string, err: unknown): void {
+  const key = `${options.name}\0${fn}`;
+  if (reported.has(key)) return;
+  reported.add(key);
+  log.warn(
+    `instrumentation ${JSON.stringify(options.name)} threw in its patch of ${fn}: ${describeError(err)}; the original function's result was kept, the application continues`
+  );
+}
+
+function copyShape(target: AnyFunction, from: AnyFunction): void {
+  // Some patches branch on the original's arity (express: 4 arguments = error handler).
+  for (const key of ['length', 'name'] as const) {
+    try {
+      Object.defineProperty(target, key, {
+        value: from[key],
+        configurable: true,
+      });
+    } catch {
+      // a frozen function: keep our own
+    }
+  }
+}
+
+// Dev note: express and router call a handler with `next` and also store it as `req.next`, which
+// express 5 hands on (res.format passes `req.next` to its callbacks) and apps compare. The
+// instrumentations call the handler with a `next` of their own: make `req.next` that function
+// too, so the two stay identical. Calling either one does what the router's `next` does, plus
+// ending the instrumentation's span.
+function syncReqNext(incoming: readonly unknown[], outgoing: unknown[]): void {
+  for (let i = 0; i < incoming.length && i < outgoing.length; i++) {
+    const before = incoming[i];
+    const after = outgoing[i];
+    if (typeof before !== 'function' || before === after) continue;
+    if (typeof after !== 'function') continue;
+    for (const req of incoming.slice(0, i)) {
+      if (req !== null && typeof req === 'object') {
+        const holder = req as { next?: unknown };
+        if (holder.next === before) holder.next = after;
+      }
+    }
+  }
+}
+
+/**
+ * The function to install in place of `original`: runs what `wrapper` makes of it; when the
+ * patch code throws, says so once and returns what the original returned (or runs the
+ * original when the patch threw before calling it). Errors of the original itself pass through.
+ */
+function containPatch(
+  wrapper: Wrapper,
+  original: AnyFunction,
+  fnName: string,
+  options: ContainOptions
+): unknown {
+  const frames: Frame[] = [];
+  const tracked = function (this: unknown, ...args: unknown[]): unknown {
+    const frame = frames[frames.length - 1];
+    // Called after the patched call returned (a deferred call): nothing to track.
+    if (frame === undefined || frame.entered)
+      return new.target
+        ? Reflect.construct(original, args, new.target)
+        : Reflect.apply(original, this, args);
+    frame.entered = true;
+    if (options.syncReqNext) syncReqNext(frame.args, args);
+    try {
+      frame.result = new.target
+        ? Reflect.construct(original, args, new.target)
+        : Reflect.apply(original, this, args);
+      frame.returned = true;
+      return frame.result;
+    } catch (err) {
+      frame.threw = true;
+      frame.error = err;
+      throw err;
+    }
+  };
+  copyShape(tracked, original);
+  let patched: unknown;
+  try {
+    patched = wrapper(tracked, fnName);
+  } catch (err) {
+    report(options, fnName, err);
+    return original;
+  }
+  // Left alone by the patch (express returns error handlers as they are), or not a function.
+  if (patched === tracked) return original;
+  if (typeof patched !== 'function') return patched;
+  const patchedFn = patched as AnyFunction;
+  const contained = function (this: unknown, ...args: unknown[]): unknown {
+    const frame: Frame = {
+      entered: false,
+      returned: false,
+      result: undefined,
+      threw: false,
+      error: undefined,
+      args,
+    };
+    frames.push(frame);
+    try {
+      return new.target
+        ? Reflect.construct(patchedFn, args, new.target as AnyFunction)
+        : Reflect.apply(patchedFn, this, args);
+    } catch (err) {
+      // The original's own error (or the patch rethrowing it): the app's, untouched.
+      if (frame.threw) throw frame.error;
+      report(options, fnName, err);
+      if (frame.returned) return frame.result;
+      // The patch threw before it called the original: run it as if uninstrumented.
+      frame.entered = true;
+      return new.target
+        ? Reflect.construct(original, args, new.target as AnyFunction)
+        : Reflect.apply(original, this, args);
+    } finally {
+      frames.pop();
+    }
+  };
+  copyShape(contained, patchedFn);
+  // Properties a patch hangs on its function (some read them back later).
+  for (const key of Reflect.ownKeys(patchedFn)) {
+    if (key === 'length' || key === 'name' || key === 'prototype') continue;
+    const descriptor = Object.getOwnPropertyDescriptor(patchedFn, key);
+    if (descriptor) Object.defineProperty(contained, key, descriptor);
+  }
+  if (typeof patchedFn.prototype === 'object' && patchedFn.prototype !== null)
+    contained.prototype = patchedFn.prototype as object;
+  return contained;
+}
+
+// Dev note: the router instrumentation adds a 'close' listener to every response whose handler
+// did not call `next` synchronously, with `res.once`, in a `finally` after the handler ran: a
+// response that is not an EventEmitter (express's own test suite calls handlers with plain
+// objects) makes it throw after the handler returned. Skip the listener there: the span then
+// ends when `next` is called, or not at all, as nothing can tell when such a response ends.
+// Ref: @opentelemetry/instrumentation-router, `ensureFallbackListener` (res.once is not a function)
+function fixRouterSetupSpan(instrumentation: WrappingInstrumentation): void {
+  const setupSpan = instrumentation._setupSpan;
+  if (typeof setupSpan !== 'function') return;
+  instrumentation._setupSpan = function (layer, req, res, next) {
+    const setup = setupSpan.call(this, layer, req, res, next) as {
+      ensureFallbackListener?: () => void;
+    };
+    const once = (res as { once?: unknown } | null | undefined)?.once;
+    if (
+      typeof once !== 'function' &&
+      setup !== null &&
+      typeof setup === 'object'
+    )
+      setup.ensureFallbackListener = () => undefined;
+    return setup;
+  };
+}
+
+/**
+ * Applies our fixes to a freshly constructed instrumentation (before it patches anything).
+ * `name` is its short name (instrumentation-table.ts). Never throws.
+ */
+export function applyInstrumentationFixes(
+  name: string,
+  instrumentation: Instrumentation
+): void {
+  try {
+    const target = instrumentation as unknown as WrappingInstrumentation;
+    const wrap = target._wrap;
+    if (typeof wrap === 'function') {
+      const options: ContainOptions = {
+        name,
+        syncReqNext: name === 'express' || name === 'router',
+      };
+      // Dev note: instrumentations patch through this._wrap (shimmer); _massWrap goes through
+      // it too. The wrapper is handed our tracking stand-in for the original, and what it
+      // returns is contained. shimmer still records the true original, so unwrap restores it.
+      target._wrap = function (this: unknown, exports, fnName, wrapper) {
+        if (typeof wrapper !== 'function')
+          return Reflect.apply(wrap, this, [exports, fnName, wrapper]);
+        return Reflect.apply(wrap, this, [
+          exports,
+          fnName,
+          (original: AnyFunction) =>
+            typeof original === 'function'
+              ? containPatch(wrapper, original, String(fnName), options)
+              : wrapper(original, fnName),
+        ]);
+      };
+    }
+    if (name === 'router') fixRouterSetupSpan(target);
+  } catch (err) {
+    log.debug(
+      `could not apply our fixes to instrumentation ${name}: ${describeError(err)}`
+    );
+  }
+}
