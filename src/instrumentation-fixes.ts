@@ -11,12 +11,6 @@ type Wrap = (exports: unknown, name: string, wrapper: Wrapper) => unknown;
 
 interface WrappingInstrumentation {
   _wrap?: Wrap;
-  _setupSpan?: (
-    layer: unknown,
-    req: unknown,
-    res: unknown,
-    next: unknown
-  ) => unknown;
 }
 
 /** One call of a contained function: what its original did while the patch ran. */
@@ -32,8 +26,11 @@ interface Frame {
 interface ContainOptions {
   /** Instrumentation short name, for the report. */
   readonly name: string;
-  /** Express semantics: a replaced `next` argument becomes `req.next` too. */
-  readonly syncReqNext: boolean;
+  /**
+   * Express semantics: a replaced `next` argument becomes `req.next` too, and a call whose
+   * response is not an EventEmitter goes to the original.
+   */
+  readonly expressHandler: boolean;
 }
 
 const reported = new Set<string>();
@@ -65,7 +62,9 @@ function copyShape(target: AnyFunction, from: AnyFunction): void {
 // express 5 hands on (res.format passes `req.next` to its callbacks) and apps compare. The
 // instrumentations call the handler with a `next` of their own: make `req.next` that function
 // too, so the two stay identical. Calling either one does what the router's `next` does, plus
-// ending the instrumentation's span.
+// ending the instrumentation's span. A `req.next` we set for an earlier layer stands for the
+// router's `next` it replaced, and is replaced when that same `next` is handed on.
+const standsFor = new WeakMap<object, unknown>();
 function syncReqNext(incoming: readonly unknown[], outgoing: unknown[]): void {
   for (let i = 0; i < incoming.length && i < outgoing.length; i++) {
     const before = incoming[i];
@@ -73,12 +72,37 @@ function syncReqNext(incoming: readonly unknown[], outgoing: unknown[]): void {
     if (typeof before !== 'function' || before === after) continue;
     if (typeof after !== 'function') continue;
     for (const req of incoming.slice(0, i)) {
-      if (req !== null && typeof req === 'object') {
-        const holder = req as { next?: unknown };
-        if (holder.next === before) holder.next = after;
+      if (req === null || typeof req !== 'object') continue;
+      const holder = req as { next?: unknown };
+      const current = holder.next;
+      const root = standsFor.get(before) ?? before;
+      if (
+        current === before ||
+        (typeof current === 'function' && standsFor.get(current) === root)
+      ) {
+        holder.next = after;
+        standsFor.set(after, root);
       }
     }
   }
+}
+
+// Dev note: the express and router instrumentations end a handler's span when its response
+// closes, adding the listener with `res.once` after the handler ran: a response that is not an
+// EventEmitter (express's own test suite calls handlers with plain objects) makes them throw
+// after the handler returned, out of reach of the app. Such a call is passed to the original
+// as it is: nothing could tell when that response ends, so there is no span to make.
+// Ref: @opentelemetry/instrumentation-router `ensureFallbackListener` and
+// @opentelemetry/instrumentation-express layer patch (TypeError: res.once is not a function)
+function hasNoEmitterResponse(args: readonly unknown[]): boolean {
+  // (req, res, next) or, for error handlers, (err, req, res, next).
+  const res =
+    args.length >= 4 && typeof args[3] === 'function' ? args[2] : args[1];
+  return (
+    res !== null &&
+    typeof res === 'object' &&
+    typeof (res as { once?: unknown }).once !== 'function'
+  );
 }
 
 /**
@@ -101,7 +125,7 @@ function containPatch(
         ? Reflect.construct(original, args, new.target)
         : Reflect.apply(original, this, args);
     frame.entered = true;
-    if (options.syncReqNext) syncReqNext(frame.args, args);
+    if (options.expressHandler) syncReqNext(frame.args, args);
     try {
       frame.result = new.target
         ? Reflect.construct(original, args, new.target)
@@ -127,6 +151,8 @@ function containPatch(
   if (typeof patched !== 'function') return patched;
   const patchedFn = patched as AnyFunction;
   const contained = function (this: unknown, ...args: unknown[]): unknown {
+    if (options.expressHandler && !new.target && hasNoEmitterResponse(args))
+      return Reflect.apply(original, this, args);
     const frame: Frame = {
       entered: false,
       returned: false,
@@ -166,30 +192,6 @@ function containPatch(
   return contained;
 }
 
-// Dev note: the router instrumentation adds a 'close' listener to every response whose handler
-// did not call `next` synchronously, with `res.once`, in a `finally` after the handler ran: a
-// response that is not an EventEmitter (express's own test suite calls handlers with plain
-// objects) makes it throw after the handler returned. Skip the listener there: the span then
-// ends when `next` is called, or not at all, as nothing can tell when such a response ends.
-// Ref: @opentelemetry/instrumentation-router, `ensureFallbackListener` (res.once is not a function)
-function fixRouterSetupSpan(instrumentation: WrappingInstrumentation): void {
-  const setupSpan = instrumentation._setupSpan;
-  if (typeof setupSpan !== 'function') return;
-  instrumentation._setupSpan = function (layer, req, res, next) {
-    const setup = setupSpan.call(this, layer, req, res, next) as {
-      ensureFallbackListener?: () => void;
-    };
-    const once = (res as { once?: unknown } | null | undefined)?.once;
-    if (
-      typeof once !== 'function' &&
-      setup !== null &&
-      typeof setup === 'object'
-    )
-      setup.ensureFallbackListener = () => undefined;
-    return setup;
-  };
-}
-
 /**
  * Applies our fixes to a freshly constructed instrumentation (before it patches anything).
  * `name` is its short name (instrumentation-table.ts). Never throws.
@@ -204,7 +206,7 @@ export function applyInstrumentationFixes(
     if (typeof wrap === 'function') {
       const options: ContainOptions = {
         name,
-        syncReqNext: name === 'express' || name === 'router',
+        expressHandler: name === 'express' || name === 'router',
       };
       // Dev note: instrumentations patch through this._wrap (shimmer); _massWrap goes through
       // it too. The wrapper is handed our tracking stand-in for the original, and what it
@@ -222,7 +224,6 @@ export function applyInstrumentationFixes(
         ]);
       };
     }
-    if (name === 'router') fixRouterSetupSpan(target);
   } catch (err) {
     log.debug(
       `could not apply our fixes to instrumentation ${name}: ${describeError(err)}`
