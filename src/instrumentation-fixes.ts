@@ -26,11 +26,10 @@ interface Frame {
 interface ContainOptions {
   /** Instrumentation short name, for the report. */
   readonly name: string;
-  /**
-   * Express semantics: a replaced `next` argument becomes `req.next` too, and a call whose
-   * response is not an EventEmitter goes to the original.
-   */
+  /** Express semantics: a replaced `next` argument becomes `req.next` too. */
   readonly expressHandler: boolean;
+  /** Calls for which the patch is skipped: the original runs as if uninstrumented. */
+  readonly bypass?: (args: readonly unknown[]) => boolean;
 }
 
 const reported = new Set<string>();
@@ -105,6 +104,32 @@ function hasNoEmitterResponse(args: readonly unknown[]): boolean {
   );
 }
 
+// Set once the express instrumentation has patched an express module in this process.
+let expressPatched = false;
+
+/** The request of a router call when it is an express app's request (`req.app` is the app). */
+function isExpressRequest(args: readonly unknown[]): boolean {
+  const req =
+    args.length >= 4 && typeof args[3] === 'function' ? args[1] : args[0];
+  const app = (req as { app?: { handle?: unknown; use?: unknown } } | null)
+    ?.app;
+  return typeof app?.handle === 'function' && typeof app.use === 'function';
+}
+
+// Dev note: express 5 routes through the router package, so with both instrumentations on
+// every middleware gets two spans (express's "middleware - name" and router's "middleware -
+// patched", the name of express's wrapper) and every route handler two. Where express's
+// instrumentation is at work, its spans stay (the same names and attributes as on express 4)
+// and router's instrumentation steps aside for express's requests; router used on its own is
+// still traced by it.
+function bypassFor(name: string): ContainOptions['bypass'] {
+  if (name === 'express') return hasNoEmitterResponse;
+  if (name === 'router')
+    return args =>
+      hasNoEmitterResponse(args) || (expressPatched && isExpressRequest(args));
+  return undefined;
+}
+
 /**
  * The function to install in place of `original`: runs what `wrapper` makes of it; when the
  * patch code throws, says so once and returns what the original returned (or runs the
@@ -151,7 +176,7 @@ function containPatch(
   if (typeof patched !== 'function') return patched;
   const patchedFn = patched as AnyFunction;
   const contained = function (this: unknown, ...args: unknown[]): unknown {
-    if (options.expressHandler && !new.target && hasNoEmitterResponse(args))
+    if (options.bypass?.(args) === true && !new.target)
       return Reflect.apply(original, this, args);
     const frame: Frame = {
       entered: false,
@@ -204,14 +229,17 @@ export function applyInstrumentationFixes(
     const target = instrumentation as unknown as WrappingInstrumentation;
     const wrap = target._wrap;
     if (typeof wrap === 'function') {
+      const bypass = bypassFor(name);
       const options: ContainOptions = {
         name,
         expressHandler: name === 'express' || name === 'router',
+        ...(bypass ? { bypass } : {}),
       };
       // Dev note: instrumentations patch through this._wrap (shimmer); _massWrap goes through
       // it too. The wrapper is handed our tracking stand-in for the original, and what it
       // returns is contained. shimmer still records the true original, so unwrap restores it.
       target._wrap = function (this: unknown, exports, fnName, wrapper) {
+        if (name === 'express') expressPatched = true;
         if (typeof wrapper !== 'function')
           return Reflect.apply(wrap, this, [exports, fnName, wrapper]);
         return Reflect.apply(wrap, this, [
