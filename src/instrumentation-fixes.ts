@@ -20,7 +20,7 @@ interface Frame {
   result: unknown;
   threw: boolean;
   error: unknown;
-  args: readonly unknown[];
+  swap: NextSwap | undefined;
 }
 
 interface ContainOptions {
@@ -59,30 +59,78 @@ function copyShape(target: AnyFunction, from: AnyFunction): void {
 
 // Dev note: express and router call a handler with `next` and also store it as `req.next`, which
 // express 5 hands on (res.format passes `req.next` to its callbacks) and apps compare. The
-// instrumentations call the handler with a `next` of their own: make `req.next` that function
-// too, so the two stay identical. Calling either one does what the router's `next` does, plus
-// ending the instrumentation's span. A `req.next` we set for an earlier layer stands for the
-// router's `next` it replaced, and is replaced when that same `next` is handed on.
-const standsFor = new WeakMap<object, unknown>();
-function syncReqNext(incoming: readonly unknown[], outgoing: unknown[]): void {
-  for (let i = 0; i < incoming.length && i < outgoing.length; i++) {
-    const before = incoming[i];
-    const after = outgoing[i];
-    if (typeof before !== 'function' || before === after) continue;
-    if (typeof after !== 'function') continue;
-    for (const req of incoming.slice(0, i)) {
-      if (req === null || typeof req !== 'object') continue;
-      const holder = req as { next?: unknown };
-      const current = holder.next;
-      const root = standsFor.get(before) ?? before;
-      if (
-        current === before ||
-        (typeof current === 'function' && standsFor.get(current) === root)
-      ) {
-        holder.next = after;
-        standsFor.set(after, root);
-      }
-    }
+// instrumentations call the handler with a `next` of their own: `req.next` is made that
+// function for as long as the handler has the floor, so the two stay identical (calling either
+// does what the router's `next` does, plus ending the span). The instrumentation is handed a
+// stand-in for the router's `next` that puts `req.next` back before the router moves on, so the
+// next layer (an error handler no instrumentation patches, say) finds it as it was.
+interface NextSwap {
+  /** Position of `next` in the arguments; -1 when there is none. */
+  readonly index: number;
+  readonly req: { next?: unknown } | undefined;
+  readonly routerNext: unknown;
+  readonly standIn: AnyFunction | undefined;
+  /** What we put in req.next, while it is there. */
+  assigned: unknown;
+}
+
+function prepareNextSwap(args: unknown[]): NextSwap {
+  // (req, res, next) or, for error handlers, (err, req, res, next).
+  const index =
+    args.length >= 4 && typeof args[3] === 'function'
+      ? 3
+      : typeof args[2] === 'function'
+        ? 2
+        : -1;
+  const candidate = index === 3 ? args[1] : args[0];
+  const req =
+    candidate !== null && typeof candidate === 'object'
+      ? (candidate as { next?: unknown })
+      : undefined;
+  const routerNext = index >= 0 ? args[index] : undefined;
+  if (
+    req === undefined ||
+    typeof routerNext !== 'function' ||
+    req.next !== routerNext
+  )
+    return {
+      index: -1,
+      req: undefined,
+      routerNext,
+      standIn: undefined,
+      assigned: undefined,
+    };
+  const swap: NextSwap = {
+    index,
+    req,
+    routerNext,
+    standIn: undefined,
+    assigned: undefined,
+  };
+  const standIn = function (this: unknown, ...rest: unknown[]): unknown {
+    if (swap.assigned !== undefined && req.next === swap.assigned)
+      req.next = routerNext;
+    swap.assigned = undefined;
+    return Reflect.apply(routerNext as AnyFunction, this, rest);
+  };
+  copyShape(standIn, routerNext as AnyFunction);
+  (swap as { standIn: AnyFunction }).standIn = standIn;
+  args[index] = standIn;
+  return swap;
+}
+
+/** In the original's arguments: the handler gets the instrumentation's next, req.next too. */
+function applyNextSwap(swap: NextSwap, outgoing: unknown[]): void {
+  if (swap.index < 0 || swap.req === undefined) return;
+  const given = outgoing[swap.index];
+  // The patch passed our stand-in on as it is: the handler gets the router's own next.
+  if (given === swap.standIn) {
+    outgoing[swap.index] = swap.routerNext;
+    return;
+  }
+  if (typeof given === 'function' && swap.req.next === swap.routerNext) {
+    swap.req.next = given;
+    swap.assigned = given;
   }
 }
 
@@ -150,7 +198,7 @@ function containPatch(
         ? Reflect.construct(original, args, new.target)
         : Reflect.apply(original, this, args);
     frame.entered = true;
-    if (options.expressHandler) syncReqNext(frame.args, args);
+    if (frame.swap) applyNextSwap(frame.swap, args);
     try {
       frame.result = new.target
         ? Reflect.construct(original, args, new.target)
@@ -178,19 +226,21 @@ function containPatch(
   const contained = function (this: unknown, ...args: unknown[]): unknown {
     if (options.bypass?.(args) === true && !new.target)
       return Reflect.apply(original, this, args);
+    // The original arguments stay as they came, for the original run as if uninstrumented.
+    const given = options.expressHandler && !new.target ? [...args] : args;
     const frame: Frame = {
       entered: false,
       returned: false,
       result: undefined,
       threw: false,
       error: undefined,
-      args,
+      swap: given === args ? undefined : prepareNextSwap(given),
     };
     frames.push(frame);
     try {
       return new.target
-        ? Reflect.construct(patchedFn, args, new.target as AnyFunction)
-        : Reflect.apply(patchedFn, this, args);
+        ? Reflect.construct(patchedFn, given, new.target as AnyFunction)
+        : Reflect.apply(patchedFn, this, given);
     } catch (err) {
       // The original's own error (or the patch rethrowing it): the app's, untouched.
       if (frame.threw) throw frame.error;
@@ -198,6 +248,11 @@ function containPatch(
       if (frame.returned) return frame.result;
       // The patch threw before it called the original: run it as if uninstrumented.
       frame.entered = true;
+      if (
+        frame.swap?.assigned !== undefined &&
+        frame.swap.req?.next === frame.swap.assigned
+      )
+        frame.swap.req.next = frame.swap.routerNext;
       return new.target
         ? Reflect.construct(original, args, new.target as AnyFunction)
         : Reflect.apply(original, this, args);

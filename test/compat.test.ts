@@ -46,6 +46,7 @@ before(async () => {
 const up = (): string => sink().grpcEndpoint;
 
 interface Observed {
+  pid: number;
   code: number | null;
   stdout: string;
   stderr: string;
@@ -112,11 +113,77 @@ describe('express 5 handlers see what they see uninstrumented', () => {
       assert.equal(same, where !== 'route handler', `${where}: ${r.repro}`);
   });
 
+  test('express 4: next is req.next, and res.format passes it on', async () => {
+    for (const name of ['next-identity.cjs', 'res-format.cjs']) {
+      const r = await runBoth(name, { endpoint: up(), args: ['express4'] });
+      assertSame(r);
+    }
+  });
+
   test('res.format passes the handler its own next, and a 406 to it', async () => {
     const r = await runBoth('res-format.cjs', { endpoint: up() });
     assertSame(r);
     assert.match(r.ours.stdout, /"middleware: default gets its next",true/);
     assert.match(r.ours.stdout, /"\/none",406/);
+  });
+});
+
+describe('express 5 spans: one per layer', () => {
+  test('express and router instrumentations together make no duplicate spans', async () => {
+    sink().clear();
+    const r = await runBoth('next-identity.cjs', { endpoint: up() });
+    assertSame(r);
+    await sink().waitFor(
+      () =>
+        sink()
+          .spans()
+          .some(s => s.resource['process.pid'] === r.ours.pid && s.kind === 2),
+      { what: 'the server span' }
+    );
+    const spans = sink()
+      .spans()
+      .filter(s => s.resource['process.pid'] === r.ours.pid);
+    const scopes = new Set(spans.map(s => s.scope));
+    assert.ok(
+      scopes.has('@opentelemetry/instrumentation-express'),
+      [...scopes].join()
+    );
+    assert.ok(
+      !scopes.has('@opentelemetry/instrumentation-router'),
+      [...scopes].join()
+    );
+    const names = spans
+      .filter(s => s.kind !== 2 && s.kind !== 3)
+      .map(s => s.name);
+    // app middleware, router middleware (the same name), the /api router and the route.
+    assert.deepEqual(names.sort(), [
+      'middleware - <anonymous>',
+      'middleware - <anonymous>',
+      'request handler',
+      'router - /api',
+    ]);
+  });
+
+  test('the router package on its own is still traced', async () => {
+    sink().clear();
+    const r = await runBoth('router-alone.cjs', { endpoint: up() });
+    assertSame(r);
+    await sink().waitFor(
+      () =>
+        sink()
+          .spans()
+          .some(s => s.scope === '@opentelemetry/instrumentation-router'),
+      { what: 'router spans' }
+    );
+    const names = sink()
+      .spans()
+      .filter(s => s.scope === '@opentelemetry/instrumentation-router')
+      .map(s => s.name)
+      .sort();
+    assert.deepEqual(names, [
+      'middleware - logRequest',
+      'request handler - /hello',
+    ]);
   });
 });
 
