@@ -190,3 +190,34 @@ export function installLoadHook(handlers: LoadHandlers): () => void {
     ? registerResolveHook(registerHooks, handlers)
     : installLoadShim(handlers);
 }
+
+/**
+ * Calls `onFirst(name)` when the app first loads the built-in module `name` (`require` or
+ * `import`, with or without `node:`), before it gets it: a patch applied then is in place for
+ * the app's first use. Without module.registerHooks, `onFirst` runs at once for each name.
+ * `onFirst` must not throw.
+ */
+// Dev note: node:cluster and node:child_process cost a one-line script ~10 ms to load; most
+// short-lived processes never use them, and the patches for them are made when they do.
+export function watchBuiltins(
+  names: readonly string[],
+  onFirst: (name: string) => void
+): void {
+  const registerHooks = (nodeModule as { registerHooks?: RegisterHooks })
+    .registerHooks;
+  if (typeof registerHooks !== 'function') {
+    for (const name of names) onFirst(name);
+    return;
+  }
+  const waiting = new Set(names.map(name => `node:${name}`));
+  const hook: ResolveHook = (specifier, context, nextResolve) => {
+    const result = nextResolve(specifier, context);
+    if (waiting.has(result.url)) {
+      waiting.delete(result.url);
+      onFirst(result.url.slice('node:'.length));
+      if (waiting.size === 0) handle.deregister?.();
+    }
+    return result;
+  };
+  const handle = registerHooks({ resolve: hook });
+}
