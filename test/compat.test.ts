@@ -59,6 +59,8 @@ async function runBoth(
     args?: string[];
     env?: Record<string, string>;
     endpoint?: string;
+    /** NODE_OPTIONS of both runs (ours gets the preload after them). */
+    nodeOptions?: string;
   } = {}
 ): Promise<{ bare: Observed; ours: Observed; repro: string }> {
   const common = {
@@ -67,7 +69,7 @@ async function runBoth(
     timeoutMs: 20000,
   };
   const env = {
-    NODE_OPTIONS: undefined,
+    NODE_OPTIONS: options.nodeOptions,
     OTEL_METRICS_EXPORTER: undefined,
     OTEL_LOGS_EXPORTER: undefined,
     OTEL_EXPORTER_OTLP_ENDPOINT: options.endpoint ?? refused,
@@ -76,7 +78,11 @@ async function runBoth(
   const bare = await runNode(compat(name), { ...common, env });
   const ours = await runNode(compat(name), {
     ...common,
-    env: { ...env, NODE_OPTIONS: '--import otel-forksafe/register' },
+    env: {
+      ...env,
+      NODE_OPTIONS:
+        `${options.nodeOptions ?? ''} --import otel-forksafe/register`.trim(),
+    },
   });
   return { bare, ours, repro: `${describeRun(bare)}\n${describeRun(ours)}` };
 }
@@ -192,6 +198,26 @@ describe('the process as the app sees it', () => {
     const r = await runBoth('module-parent.cjs', { endpoint: up() });
     assertSame(r);
     assert.match(r.ours.stdout, /"parent":"null","isMain":true/);
+  });
+
+  test('module.parent under --no-deprecation', async () => {
+    const r = await runBoth('module-parent.cjs', {
+      endpoint: up(),
+      nodeOptions: '--no-deprecation',
+    });
+    assertSame(r);
+  });
+
+  test('under --pending-deprecation the app still gets its DEP0144 warning', async () => {
+    const r = await runBoth('module-parent.cjs', {
+      endpoint: up(),
+      nodeOptions: '--pending-deprecation',
+    });
+    // Node's own warning, once, as without us; module.parent is left as --import makes it.
+    const unpid = (text: string): string =>
+      text.replace(/\(node:\d+\)/g, '(node)');
+    assert.equal(unpid(r.ours.stderr), unpid(r.bare.stderr), r.repro);
+    assert.match(r.ours.stderr, /DEP0144/);
   });
 
   test('the stack trace of an error thrown while a module loads', async () => {
