@@ -49,7 +49,7 @@ import {
   startLazyInstrumentations,
   type LazyInstrumentations,
 } from './lazy-instrumentations.ts';
-import { watchBuiltins } from './load-hook.ts';
+import { beforeFirstResolve, watchBuiltins } from './load-hook.ts';
 import { keepMainModuleParentNull } from './main-module-parent.ts';
 import { pm2Identity, type Pm2Process } from './pm2.ts';
 import {
@@ -266,12 +266,17 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   patchChildProcessWhenLoaded(selfUrl);
 
   if (role === 'worker') {
-    const served = preloadSharedDeps(
-      new URL('./otel-deps.bundle.cjs', import.meta.url),
-      file => loadOurBundle(file, config)
-    );
-    if (served.length > 0)
-      log.debug(`served from the bundle: ${served.join(', ')}`);
+    // Dev note: served from the bundle when the first OpenTelemetry package is asked for (by
+    // an instrumentation loading, the app, or the SDK), not before the app's first line: a
+    // worker that records nothing never reads it.
+    beforeFirstResolve('@opentelemetry/', () => {
+      const served = preloadSharedDeps(
+        new URL('./otel-deps.bundle.cjs', import.meta.url),
+        file => loadOurBundle(file, config)
+      );
+      if (served.length > 0)
+        log.debug(`served from the bundle: ${served.join(', ')}`);
+    });
     // A pm2 cluster instance is keyed to pm2's instance number (pm2's daemon is excluded).
     const identity = pm2
       ? pm2Identity({

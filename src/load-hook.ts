@@ -137,9 +137,10 @@ function registerResolveHook(
     }
     // ES imports are seen through import-in-the-middle's wrappers (esm-lazy-hook.ts).
     if (!context.conditions?.includes('require')) return result;
-    if (handlers.needsApi() && isApiRequest(specifier, result.url))
-      handlers.onApiRequest();
-    else handlers.beforeRequire(specifier, fileOf(context.parentURL));
+    if (handlers.needsApi() && isApiRequest(specifier, result.url)) {
+      // A require.resolve() of the API (shared-deps.ts makes one) loads nothing.
+      if (isModuleLoad()) handlers.onApiRequest();
+    } else handlers.beforeRequire(specifier, fileOf(context.parentURL));
     return result;
   };
   const handle = registerHooks({ resolve: hook });
@@ -218,6 +219,30 @@ export function watchBuiltins(
       if (waiting.size === 0) handle.deregister?.();
     }
     return result;
+  };
+  const handle = registerHooks({ resolve: hook });
+}
+
+/**
+ * Calls `run()` once, right before the first resolution of a specifier that starts with
+ * `prefix` (by require or import), so that it can fill the module cache in time. Without
+ * module.registerHooks, `run()` is called at once. `run` must not throw.
+ */
+export function beforeFirstResolve(prefix: string, run: () => void): void {
+  const registerHooks = (nodeModule as { registerHooks?: RegisterHooks })
+    .registerHooks;
+  if (typeof registerHooks !== 'function') {
+    run();
+    return;
+  }
+  let pending = true;
+  const hook: ResolveHook = (specifier, context, nextResolve) => {
+    if (pending && specifier.startsWith(prefix)) {
+      pending = false;
+      handle.deregister?.();
+      run();
+    }
+    return nextResolve(specifier, context);
   };
   const handle = registerHooks({ resolve: hook });
 }
