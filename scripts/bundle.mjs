@@ -138,6 +138,26 @@ const builtinImportPlugin = {
   },
 };
 
+// Dev note: an ES import of a built-in module builds its namespace by reading every export,
+// which runs Node's lazy getters: `node:fs` loads fs/promises (with readline and the REPL
+// history), `node:util` its diff and argument parser, `node:module` the source-map support,
+// a few ms in every process for nothing. In the preload bundle these three are taken with
+// process.getBuiltinModule as CommonJS, whose properties are read only where they are used.
+const LAZY_GETTER_BUILTINS = /^node:(?:fs|util|module)$/;
+const builtinByGetterPlugin = {
+  name: 'builtin-by-getBuiltinModule',
+  setup(b) {
+    b.onResolve({ filter: LAZY_GETTER_BUILTINS }, args => ({
+      path: args.path,
+      namespace: 'builtin',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, args => ({
+      loader: 'js',
+      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+    }));
+  },
+};
+
 function checkNoDynamicImport(file) {
   const at = readFileSync(file, 'utf8').search(/(^|[^\w$.])import\(/);
   if (at >= 0)
@@ -155,6 +175,7 @@ await build({
   format: 'esm',
   target: 'node20',
   packages: 'external',
+  plugins: [builtinByGetterPlugin],
   sourcemap: true,
   logLevel: 'warning',
 });

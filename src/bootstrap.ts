@@ -1,8 +1,8 @@
 // What the preload does, by role: nothing (disabled, thread, excluded), start the SDK now
 // (cluster worker), or patch cluster.fork and wait to see whether this process forks (primary)
 // or not (standalone). Called once per process by preload.ts.
-import childProcess from 'node:child_process';
-import cluster from 'node:cluster';
+import type * as ChildProcessModule from 'node:child_process';
+import type { Cluster } from 'node:cluster';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import {
@@ -43,6 +43,8 @@ import {
   startLazyInstrumentations,
   type LazyInstrumentations,
 } from './lazy-instrumentations.ts';
+import { beforeFirstResolve, watchBuiltins } from './load-hook.ts';
+import { keepMainModuleParentNull } from './main-module-parent.ts';
 import { pm2Identity, type Pm2Process } from './pm2.ts';
 import {
   classifyProcess,
@@ -139,6 +141,28 @@ function loadOurBundle(file: string, config: ForksafeConfig): unknown {
   const { exports, outcome } = loadBundle(file, config.codeCacheDir);
   log.debug(`loaded ${basename(file)} (code cache: ${outcome})`);
   return exports;
+}
+
+function clusterModule(): Cluster {
+  return require('node:cluster') as Cluster;
+}
+
+// Children started from here load the preload and continue the active trace: node:child_process
+// is patched when the app first loads it.
+function patchChildProcessWhenLoaded(selfUrl: string): void {
+  watchBuiltins(['child_process'], () => {
+    try {
+      patchChildProcess(
+        require('node:child_process') as typeof ChildProcessModule,
+        { preloadUrl: selfUrl, isOurPreload: createPreloadMatcher(selfUrl) }
+      );
+    } catch (err) {
+      log.error(
+        'could not patch node:child_process; children start without the preload',
+        err
+      );
+    }
+  });
 }
 
 /** Stable digest of the problems list, so workers do not repeat what their primary said. */
@@ -241,7 +265,8 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   const { role, tool } = classifyProcess({
     disabled: config.disabled,
     isMainThread,
-    isClusterWorker: cluster.isWorker,
+    // What node:cluster's isWorker says, without loading it (~7 ms) in every process.
+    isClusterWorker: process.env.NODE_UNIQUE_ID !== undefined,
     hasWorkerMarker: marker !== undefined && marker.primaryPid === process.ppid,
     mainScripts: scripts,
     exclude: config.exclude,
@@ -273,32 +298,26 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   // pm2's variables are inherited by every child of a pm2 app: only its container uses them.
   const pm2 = scripts.some(isPm2AppContainer) ? config.pm2 : undefined;
   // Children started from here load the preload and continue the active trace.
-  patchChildProcess(childProcess, {
-    preloadUrl: selfUrl,
-    isOurPreload: createPreloadMatcher(selfUrl),
-  });
+  patchChildProcessWhenLoaded(selfUrl);
 
   if (role === 'worker') {
-    const served = preloadSharedDeps(
-      new URL('./otel-deps.bundle.cjs', import.meta.url),
-      file => loadOurBundle(file, config)
-    );
-    if (served.length > 0)
-      log.debug(`served from the bundle: ${served.join(', ')}`);
-    connectApiDiag(config);
-    const lazy = startLazyInstrumentations(config.instrumentations);
-    state.esmModuleLoading = url => lazy.esmModuleLoading(url);
-    lazy.loadUnhooked();
-    // Dev note: the ESM loader hooks cost a loader thread (~40 ms, ~12 MB); a CommonJS entry
-    // is covered by the require hooks alone.
-    if (esmEntryUrl(scripts) !== undefined)
-      registerImportHook(hookedModules(config.instrumentations));
+    // Dev note: served from the bundle when the first OpenTelemetry package is asked for (by
+    // an instrumentation loading, the app, or the SDK), not before the app's first line: a
+    // worker that records nothing never reads it.
+    beforeFirstResolve('@opentelemetry/', () => {
+      const served = preloadSharedDeps(
+        new URL('./otel-deps.bundle.cjs', import.meta.url),
+        file => loadOurBundle(file, config)
+      );
+      if (served.length > 0)
+        log.debug(`served from the bundle: ${served.join(', ')}`);
+    });
     // A pm2 cluster instance is keyed to pm2's instance number (pm2's daemon is excluded).
     const identity = pm2
       ? pm2Identity({
           pm2,
           configuredId,
-          clusterWorkerId: cluster.worker?.id,
+          clusterWorkerId: clusterModule().worker?.id,
           pid: process.pid,
           ppid: process.ppid,
         })
@@ -307,30 +326,32 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
             marker !== undefined && marker.primaryPid === process.ppid
               ? marker
               : undefined,
-          clusterWorkerId: cluster.worker?.id,
+          clusterWorkerId: clusterModule().worker?.id,
           configuredId,
           pid: process.pid,
           ppid: process.ppid,
         });
     reportDerivedId(identity);
-    if (config.threads === 'export') publishThreadIdentity(identity);
-    const sdk = startSdk(config, { identity, instrumentations: lazy.loaded });
-    installShutdown(sdk, config, {
-      supervisorKillMillis: pm2?.killTimeoutMillis,
-    });
-    log.debug(`SDK started: worker service.instance.id=${identity.instanceId}`);
-    // A primary of ours serves the endpoint; otherwise (pm2) the workers share it.
-    startPrometheus(
-      marker !== undefined && marker.primaryPid === process.ppid
-        ? 'answer-primary'
-        : 'share',
+    startDeferred({
       config,
-      sdk
-    );
+      state,
+      setRole,
+      scripts,
+      selfUrl,
+      digest,
+      configuredId,
+      pm2,
+      worker: identity,
+      // A primary of ours serves the endpoint; otherwise (pm2) the workers share it.
+      prometheusPart:
+        marker !== undefined && marker.primaryPid === process.ppid
+          ? 'answer-primary'
+          : 'share',
+    });
     return;
   }
 
-  startUndecided({
+  startDeferred({
     config,
     state,
     setRole,
@@ -339,6 +360,8 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     digest,
     configuredId,
     pm2,
+    worker: undefined,
+    prometheusPart: pm2 ? 'share' : 'alone',
   });
 }
 
@@ -352,10 +375,7 @@ function startThread(config: ForksafeConfig, selfUrl: string): void {
     return;
   }
   connectApiDiag(config);
-  patchChildProcess(childProcess, {
-    preloadUrl: selfUrl,
-    isOurPreload: createPreloadMatcher(selfUrl),
-  });
+  patchChildProcessWhenLoaded(selfUrl);
   const lazy = startLazyInstrumentations(config.instrumentations);
   lazy.loadUnhooked();
   const sdk = startSdk(config, { identity, instrumentations: lazy.loaded });
@@ -373,7 +393,7 @@ function reportDerivedId(identity: ProcessIdentity): void {
   }
 }
 
-interface UndecidedContext {
+interface DeferredContext {
   config: ForksafeConfig;
   state: ForksafeGlobalState;
   setRole: (role: ProcessRole) => void;
@@ -382,13 +402,30 @@ interface UndecidedContext {
   digest: string;
   configuredId: string | undefined;
   pm2: Pm2Process | undefined;
+  /** A cluster worker's identity; undefined for a process that may still fork (undecided). */
+  worker: ProcessIdentity | undefined;
+  /** This process's part in a Prometheus endpoint, once it exports (src/prometheus/). */
+  prometheusPart: PrometheusPart;
 }
 
-// A main-thread process that is not a worker: primary if it forks, standalone if it does not.
-function startUndecided(ctx: UndecidedContext): void {
+// Dev note: a process that ends within this long of its main module's first run, having
+// recorded nothing of its own (no span, no measurement), never starts the SDK: a script, a CLI
+// or a test runner started with the preload in NODE_OPTIONS sends nothing, prints nothing and
+// takes no longer. A server is still running by then and starts it.
+const IDLE_START_MILLIS = 1000;
+
+// Every process that may export: a cluster worker, or a main-thread process that is not one
+// (primary if it forks, standalone if it does not). Instrumentations load as their modules do
+// from the start; the SDK starts at the first span or measurement of the process (made through
+// the deferred providers), or IDLE_START_MILLIS after the main module ran, whichever comes
+// first. A process that forks first becomes a primary and never starts it.
+function startDeferred(ctx: DeferredContext): void {
   const { config, state, setRole } = ctx;
-  let phase: 'undecided' | 'standalone' | 'primary' = 'undecided';
+  const exportRole: ProcessRole = ctx.worker ? 'worker' : 'standalone';
+  let phase: 'waiting' | 'exporting' | 'primary' = 'waiting';
   let sdk: SdkHandle | undefined;
+  let mainRan = false;
+  let measuredEarly = false;
   const modules = hookedModules(config.instrumentations);
   const entryUrl = esmEntryUrl(ctx.scripts);
   // Deferred providers exist from the moment the API is first loaded (by the app or an
@@ -407,107 +444,87 @@ function startUndecided(ctx: UndecidedContext): void {
     const { DeferredMeterProvider: Meters, DeferredTracerProvider: Tracers } =
       require('./deferred-providers.js') as typeof DeferredExports;
     deferred = {
-      tracerProvider: new Tracers(() => {
-        try {
-          decideStandalone('first span');
-        } catch (err) {
-          log.error(
-            'the SDK failed to start; the application continues uninstrumented',
-            err
-          );
-        }
+      tracerProvider: new Tracers(() => settle('first span')),
+      meterProvider: new Meters(() => {
+        // Before the main module ran this may still be a primary: wait for its end.
+        if (mainRan) settle('first measurement');
+        else measuredEarly = true;
       }),
-      meterProvider: new Meters(),
     };
     api.trace.setGlobalTracerProvider(deferred.tracerProvider);
     api.metrics.setGlobalMeterProvider(deferred.meterProvider);
     connectApiDiag(config);
     return deferred;
   };
-  // Set once the main CommonJS module has run (see the end of this function).
+  // Set once the main CommonJS module is about to run (see the end of this function).
   let onMainLoaded: (() => void) | undefined;
-  // Instrumentations load as their modules do, also while undecided: a standalone app
-  // requires its modules in its first turn, before the role is known.
+  // Instrumentations load as their modules do, also before the SDK starts: an app requires
+  // its modules in its first turn.
   const onApiLoaded = (): void => {
-    if (phase === 'undecided') ensureDeferred();
+    if (phase === 'waiting') ensureDeferred();
   };
   const lazy: LazyInstrumentations = startLazyInstrumentations(
     config.instrumentations,
     { onApiLoaded, onMainLoaded: () => onMainLoaded?.() }
   );
   state.esmModuleLoading = url => lazy.esmModuleLoading(url);
-  // Drawn now so that threads started while the role is undecided already know it.
-  const identity = ctx.pm2
-    ? pm2Identity({
-        pm2: ctx.pm2,
-        configuredId: ctx.configuredId,
-        clusterWorkerId: undefined,
-        pid: process.pid,
-        ppid: process.ppid,
-      })
-    : standaloneIdentity({
-        configuredId: ctx.configuredId,
-        pid: process.pid,
-        ppid: process.ppid,
-      });
+  // Drawn now so that threads started before the SDK already know it.
+  const identity =
+    ctx.worker ??
+    (ctx.pm2
+      ? pm2Identity({
+          pm2: ctx.pm2,
+          configuredId: ctx.configuredId,
+          clusterWorkerId: undefined,
+          pid: process.pid,
+          ppid: process.ppid,
+        })
+      : standaloneIdentity({
+          configuredId: ctx.configuredId,
+          pid: process.pid,
+          ppid: process.ppid,
+        }));
   if (config.threads === 'export') publishThreadIdentity(identity);
+  // Dev note: the ESM loader hooks cost time at every import; a CommonJS entry is covered by
+  // the require hook alone.
+  if (entryUrl !== undefined) registerImportHook(modules);
+  lazy.loadEager();
 
-  const decideStandalone = (reason: string): void => {
-    if (phase !== 'undecided') return;
-    phase = 'standalone';
-    setRole('standalone');
+  const startExporting = (reason: string): void => {
+    if (phase !== 'waiting') return;
+    phase = 'exporting';
+    setRole(exportRole);
     const { tracerProvider, meterProvider } = ensureDeferred();
     lazy.loadUnhooked();
-    sdk = startSdk(config, {
+    const started = startSdk(config, {
       identity,
       instrumentations: lazy.loaded,
       deferred: { tracerProvider, meterProvider },
     });
+    // Dev note: nothing may ask the SDK's providers for a meter or logger once it shuts down
+    // (they refuse with a warning): no instrumentation is constructed from then on, and meters
+    // asked for from then on are no-ops.
+    sdk = {
+      ...started,
+      shutdown: () => {
+        lazy.freeze();
+        meterProvider.close();
+        return started.shutdown();
+      },
+    };
     installShutdown(sdk, config, {
       supervisorKillMillis: ctx.pm2?.killTimeoutMillis,
     });
-    log.debug(`SDK started: standalone (${reason})`);
-    startPrometheus(ctx.pm2 ? 'share' : 'alone', config, sdk);
-  };
-
-  let prometheus: PrimaryEndpoint | undefined;
-  const becomePrimary = (): void => {
-    if (phase === 'primary') return;
-    const was = phase;
-    phase = 'primary';
-    setRole('primary');
-    prometheus = startPrimaryPrometheus(config);
-    lazy.stop();
-    if (config.threads === 'export') publishThreadIdentity(undefined);
-    if (was === 'undecided') {
-      deferred?.tracerProvider.attach(undefined);
-      deferred?.meterProvider.attach(undefined);
-      log.debug('first cluster.fork(): this process is a primary; no SDK here');
-      return;
-    }
-    // A late fork: this process exported as a standalone app until now. It flushes what it
-    // has and goes quiet; its workers report from here on.
-    deferred?.tracerProvider.silence();
-    deferred?.meterProvider.silence();
-    void sdk?.shutdown();
     log.debug(
-      'cluster.fork() after the SDK started: now a primary; SDK shut down'
+      ctx.worker
+        ? `SDK started: worker service.instance.id=${identity.instanceId} (${reason})`
+        : `SDK started: standalone (${reason})`
     );
+    startPrometheus(ctx.prometheusPart, config, sdk);
   };
-
-  patchClusterFork(cluster, {
-    preloadUrl: ctx.selfUrl,
-    isOurPreload: createPreloadMatcher(ctx.selfUrl),
-    instanceBase: ctx.configuredId ?? randomUuid(),
-    reportedDigest: ctx.digest,
-    beforeFork: becomePrimary,
-    afterFork: worker => prometheus?.watch(worker),
-  });
-  log.debug('patched cluster.fork');
-
   const settle = (reason: string): void => {
     try {
-      decideStandalone(reason);
+      startExporting(reason);
     } catch (err) {
       log.error(
         'the SDK failed to start; the application continues uninstrumented',
@@ -515,25 +532,88 @@ function startUndecided(ctx: UndecidedContext): void {
       );
     }
   };
+
+  // The main module's first run is over (or, failing a signal, a fallback timer fired).
+  const mainModuleRan = (reason: string): void => {
+    if (mainRan) return;
+    mainRan = true;
+    if (phase !== 'waiting') return;
+    if (measuredEarly) {
+      settle(`${reason}, measurements recorded`);
+      return;
+    }
+    setTimeout(
+      () => settle(`running ${IDLE_START_MILLIS} ms after the main module`),
+      IDLE_START_MILLIS
+    ).unref();
+  };
+
+  if (ctx.worker === undefined) {
+    let prometheus: PrimaryEndpoint | undefined;
+    const becomePrimary = (): void => {
+      if (phase === 'primary') return;
+      const was = phase;
+      phase = 'primary';
+      setRole('primary');
+      prometheus = startPrimaryPrometheus(config);
+      lazy.stop();
+      if (config.threads === 'export') publishThreadIdentity(undefined);
+      if (was === 'waiting') {
+        deferred?.tracerProvider.attach(undefined);
+        deferred?.meterProvider.attach(undefined);
+        log.debug(
+          'first cluster.fork(): this process is a primary; no SDK here'
+        );
+        return;
+      }
+      // A late fork: this process exported as a standalone app until now. It flushes what
+      // it has and goes quiet; its workers report from here on.
+      deferred?.tracerProvider.silence();
+      deferred?.meterProvider.silence();
+      void sdk?.shutdown();
+      log.debug(
+        'cluster.fork() after the SDK started: now a primary; SDK shut down'
+      );
+    };
+    // Dev note: patched when the app first loads node:cluster (throng, pm2 and apps all
+    // require or import it), before the app gets it; a script that never does skips the cost.
+    watchBuiltins(['cluster'], () => {
+      try {
+        patchClusterFork(clusterModule(), {
+          preloadUrl: ctx.selfUrl,
+          isOurPreload: createPreloadMatcher(ctx.selfUrl),
+          instanceBase: ctx.configuredId ?? randomUuid(),
+          reportedDigest: ctx.digest,
+          beforeFork: becomePrimary,
+          afterFork: worker => prometheus?.watch(worker),
+        });
+        log.debug('patched cluster.fork');
+      } catch (err) {
+        log.error(
+          'could not patch cluster.fork; workers start without the preload',
+          err
+        );
+      }
+    });
+  }
+
   if (entryUrl !== undefined) {
-    registerImportHook(modules);
     registerEntryMarker(entryUrl);
     state.apiLoading = onApiLoaded;
     state.mainEvaluated = () =>
-      setImmediate(() => settle('entry module evaluated'));
-    // Fallback should the marker never run (an entry the hook did not see).
-    setTimeout(() => settle('fallback timer'), 2000).unref();
+      setImmediate(() => mainModuleRan('entry module evaluated'));
   } else if (hasMainModule()) {
+    keepMainModuleParentNull(process.argv[1]);
     // Dev note: with `--import`, Node runs even a CommonJS entry through the ES loader, and
     // every further `--import` (tsx, a second preload) is evaluated before it: the preload's
     // first setImmediate can fire between two preloads, before the app's first line. So the
-    // turn is counted from the end of the main module's own first run, seen in Module._load.
-    onMainLoaded = () => setImmediate(() => settle('main module ran'));
-    // Fallback should Module._load never see the entry (a loader that evaluates it itself).
-    setTimeout(() => settle('fallback timer'), 2000).unref();
+    // turn is counted from the main module's resolution (load-hook.ts), after which it runs
+    // synchronously.
+    onMainLoaded = () => setImmediate(() => mainModuleRan('main module ran'));
   } else {
     // No main module (-e, -p, stdin, REPL): the code has run by the first setImmediate.
-    setImmediate(() => settle('main module ran'));
+    setImmediate(() => mainModuleRan('main module ran'));
   }
-  process.once('beforeExit', () => settle('process ending'));
+  // Fallback should the main module never be seen (a loader that evaluates it itself).
+  setTimeout(() => mainModuleRan('fallback timer'), 2000).unref();
 }

@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
-import vm from 'node:vm';
+import type * as Vm from 'node:vm';
 import { log } from './diag.ts';
 import {
   addCachedModule,
@@ -126,6 +126,8 @@ export function loadBundle(
   } catch {
     cachedData = undefined;
   }
+  // Dev note: node:vm is loaded here, by the processes that load a bundle, not by every one.
+  const vm = require('node:vm') as typeof Vm;
   const script = new vm.Script(WRAPPER_HEAD + source + WRAPPER_TAIL, {
     filename: file,
     lineOffset: -1,
@@ -172,7 +174,7 @@ export function loadBundle(
 export const STALE_CACHE_MS = 24 * 60 * 60 * 1000;
 
 function writeCache(
-  script: vm.Script,
+  script: Vm.Script,
   cachePath: string,
   bundle: string
 ): void {

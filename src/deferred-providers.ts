@@ -44,6 +44,7 @@ interface SyncInstrument {
 
 class DeferredSyncInstrument {
   private real: SyncInstrument | undefined;
+  private readonly onMeasurement: () => void;
   private settled = false;
   private buffer: Array<[number, Attributes | undefined, Context | undefined]> =
     [];
@@ -53,11 +54,13 @@ class DeferredSyncInstrument {
   constructor(
     method: SyncMethod,
     name: string,
-    options: MetricOptions | undefined
+    options: MetricOptions | undefined,
+    onMeasurement: () => void
   ) {
     this.method = method;
     this.name = name;
     this.options = options;
+    this.onMeasurement = onMeasurement;
   }
 
   private push(
@@ -78,11 +81,13 @@ class DeferredSyncInstrument {
   }
 
   add(value: number, attributes?: Attributes, context?: Context): void {
+    if (!this.settled) this.onMeasurement();
     if (this.real) this.real.add?.(value, attributes, context);
     else this.push(value, attributes, context);
   }
 
   record(value: number, attributes?: Attributes, context?: Context): void {
+    if (!this.settled) this.onMeasurement();
     if (this.real) this.real.record?.(value, attributes, context);
     else this.push(value, attributes, context);
   }
@@ -139,6 +144,10 @@ class DeferredObservable {
 
 class DeferredMeter implements Meter {
   private real: Meter | undefined;
+  private readonly onMeasurement: () => void;
+  constructor(onMeasurement: () => void) {
+    this.onMeasurement = onMeasurement;
+  }
   private readonly sync: DeferredSyncInstrument[] = [];
   private readonly observables: DeferredObservable[] = [];
   private batch: Array<[BatchObservableCallback, Observable[]]> = [];
@@ -148,7 +157,12 @@ class DeferredMeter implements Meter {
     name: string,
     options?: MetricOptions
   ): never {
-    const instrument = new DeferredSyncInstrument(method, name, options);
+    const instrument = new DeferredSyncInstrument(
+      method,
+      name,
+      options,
+      this.onMeasurement
+    );
     this.sync.push(instrument);
     if (this.real) instrument.attach(this.real);
     return instrument as never;
@@ -237,6 +251,14 @@ class DeferredMeter implements Meter {
 export class DeferredMeterProvider implements MeterProvider {
   private delegate: MeterProvider | undefined;
   private settled = false;
+  private readonly onMeasurement: () => void;
+  /**
+   * `onMeasurement` is called on each measurement made before the SDK is attached (the first
+   * one is what starts it); it must not throw.
+   */
+  constructor(onMeasurement: () => void = () => undefined) {
+    this.onMeasurement = onMeasurement;
+  }
   private readonly meters: Array<{
     meter: DeferredMeter;
     name: string;
@@ -246,7 +268,7 @@ export class DeferredMeterProvider implements MeterProvider {
 
   getMeter(name: string, version?: string, options?: MeterOptions): Meter {
     if (this.settled && !this.delegate) return createNoopMeter();
-    const meter = new DeferredMeter();
+    const meter = new DeferredMeter(this.onMeasurement);
     this.meters.push({ meter, name, version, options });
     if (this.delegate)
       meter.attach(this.delegate.getMeter(name, version, options));
@@ -261,6 +283,15 @@ export class DeferredMeterProvider implements MeterProvider {
       meter.attach(provider?.getMeter(name, version, options));
     }
     if (!provider) this.meters.length = 0;
+  }
+
+  /**
+   * The SDK is shutting down: meters asked for from now on are no-ops (the SDK's provider
+   * would refuse them with a warning); those handed out keep what they are connected to.
+   */
+  close(): void {
+    this.settled = true;
+    this.delegate = undefined;
   }
 
   /**

@@ -1,13 +1,15 @@
-// Loads an instrumentation package only when a module it patches is first loaded: one shim on
-// Module._load (CommonJS require, and ES imports of CommonJS files) plus, for ES modules, a
-// call our loader hook (esm-lazy-hook.ts) puts in front of import-in-the-middle's registration.
+// Loads an instrumentation package only when a module it patches is first loaded: a resolve
+// hook (load-hook.ts) for CommonJS require plus, for ES modules, a call our loader hook
+// (esm-lazy-hook.ts) puts in front of import-in-the-middle's registration.
 // Installed by bootstrap.ts in every process that may export (worker, undecided).
-import Module from 'node:module';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type * as Api from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { log } from './diag.ts';
+import { applyInstrumentationFixes } from './instrumentation-fixes.ts';
+import { installLoadHook, isModuleLoad } from './load-hook.ts';
 import {
   INSTRUMENTATIONS,
   type InstrumentationEntry,
@@ -16,13 +18,6 @@ import {
 const require = createRequire(import.meta.url);
 
 type InstrumentationClass = new (config?: object) => Instrumentation;
-type Load = (request: string, parent: unknown, isMain: boolean) => unknown;
-interface ModuleWithLoad {
-  _load: Load;
-}
-interface ParentModule {
-  require?: (id: string) => unknown;
-}
 
 /** What startLazyInstrumentations returns. */
 export interface LazyInstrumentations {
@@ -34,10 +29,17 @@ export interface LazyInstrumentations {
    * host-metrics) on the next turn of the event loop, once the app's main module has run.
    */
   loadUnhooked(): void;
+  /** The part of loadUnhooked() that cannot wait for the SDK: undici, at once. */
+  loadEager(): void;
   /** An ES module at `url` is about to be handed to import-in-the-middle's hooks. */
   esmModuleLoading(url: string): void;
   /** Disables every loaded instrumentation and loads no more (the process became a primary). */
   stop(): void;
+  /**
+   * Loads no more instrumentations, leaving the loaded ones as they are (the SDK is shutting
+   * down: one constructed now would ask the shut-down providers for a meter and a logger).
+   */
+  freeze(): void;
 }
 
 /** Options of startLazyInstrumentations. */
@@ -45,8 +47,8 @@ export interface LazyOptions {
   /** Called once, right after `@opentelemetry/api` is first loaded by anyone. */
   onApiLoaded?: () => void;
   /**
-   * Called once, when the app's main CommonJS module has finished its first run (the
-   * `require` of it with `isMain` returned, or threw).
+   * Called once, when the app's main module is about to run: a setImmediate scheduled then
+   * runs after the main CommonJS module's first synchronous run.
    */
   onMainLoaded?: () => void;
 }
@@ -55,10 +57,14 @@ export interface LazyOptions {
 // them a turn later keeps ~20 ms (runtime-node) off every worker's way to listening.
 const METRICS_ONLY = new Set(['runtime-node', 'host-metrics']);
 
-// The API's CommonJS entry as a resolved filename (API 1.10 is dist/index.cjs; 1.9 and
-// earlier, which apps may bring, build/src/index.js).
-const API_INDEX =
-  /[\\/]@opentelemetry[\\/]api[\\/](?:dist[\\/]index\.cjs|build[\\/]src[\\/]index\.js)$/;
+// Dev note: instrumentations fed by a diagnostics channel rather than a module. undici's
+// (fetch) costs ~20-60 ms to load, most of a one-line script's run: it is constructed on its
+// channel's first message instead, and handed that message too.
+const ON_CHANNEL: Readonly<Record<string, string>> = {
+  undici: 'undici:request:create',
+};
+
+type ChannelListener = (message: unknown, name: string | symbol) => void;
 
 /**
  * The module name (as the instrumentation table lists it) that a `require` request, an
@@ -111,12 +117,14 @@ export function startLazyInstrumentations(
   const loaded: Instrumentation[] = [];
   const done = new Set<string>();
   let stopped = false;
+  let frozen = false;
+  const waiting = new Set<string>();
   let apiSeen = options.onApiLoaded === undefined;
   let mainSeen = options.onMainLoaded === undefined;
   let fromAuto: NodeRequire | undefined;
 
   const construct = (entry: InstrumentationEntry): void => {
-    if (done.has(entry.name)) return;
+    if (frozen || done.has(entry.name)) return;
     done.add(entry.name);
     for (const m of entry.modules) pending.delete(m);
     try {
@@ -130,8 +138,10 @@ export function startLazyInstrumentations(
       const Class = mod[entry.className];
       if (!Class)
         throw new Error(`${entry.pkg} does not export ${entry.className}`);
-      // Constructing enables it: it registers its require/import hooks now.
+      // Constructing enables it: it registers its require/import hooks now. It patches
+      // nothing before the module it hooks is loaded, so our fixes are in place in time.
       const instrumentation = new Class();
+      applyInstrumentationFixes(entry.name, instrumentation);
       // Dev note: the SDK hands its providers to the instrumentations it starts with; one
       // constructed later must be handed the global ones here, as registerInstrumentations()
       // would. runtime-node creates its instruments only then (its base class asks for them
@@ -148,6 +158,44 @@ export function startLazyInstrumentations(
     }
   };
 
+  // Constructs `entry` on the first message of `channel`, then gives it that message: the
+  // subscriptions it makes while being constructed see none of the message in flight.
+  const channelWaiters: Array<() => void> = [];
+  const constructOnChannel = (
+    entry: InstrumentationEntry,
+    channel: string
+  ): void => {
+    const first: ChannelListener = (message, name) => {
+      diagnosticsChannel.unsubscribe(channel, first);
+      if (stopped || frozen || done.has(entry.name)) return;
+      const captured: ChannelListener[] = [];
+      const dc = diagnosticsChannel as unknown as {
+        subscribe: typeof diagnosticsChannel.subscribe;
+      };
+      const subscribe = dc.subscribe;
+      dc.subscribe = (n, listener) => {
+        if (n === channel) captured.push(listener);
+        subscribe(n, listener);
+      };
+      try {
+        construct(entry);
+      } finally {
+        dc.subscribe = subscribe;
+      }
+      for (const listener of captured) {
+        try {
+          listener(message, name);
+        } catch (err) {
+          log.debug(
+            `instrumentation ${entry.name} failed on its first message: ${String(err)}`
+          );
+        }
+      }
+    };
+    diagnosticsChannel.subscribe(channel, first);
+    channelWaiters.push(() => diagnosticsChannel.unsubscribe(channel, first));
+  };
+
   // Loads what `name` needs; true when something was constructed just now.
   const loadFor = (name: string | undefined): boolean => {
     if (stopped || name === undefined) return false;
@@ -157,58 +205,71 @@ export function startLazyInstrumentations(
     return true;
   };
 
-  const mod = Module as unknown as ModuleWithLoad;
-  const originalLoad = mod._load;
-  // Dev note: this runs on every require() of the app, so the common case (a relative
-  // request, or a module nobody instruments) costs a string test and a Map lookup.
-  const load: Load = function (this: unknown, request, parent, isMain) {
-    if (
-      !apiSeen &&
-      (request === '@opentelemetry/api' || API_INDEX.test(request))
-    ) {
-      apiSeen = true;
-      const exports = originalLoad.call(this, request, parent, isMain);
-      try {
-        options.onApiLoaded?.();
-      } catch (err) {
-        log.error('could not connect the OpenTelemetry API', err);
-      }
-      return exports;
-    }
-    if (pending.size > 0 && request.charCodeAt(0) !== 46 /* . */) {
-      if (loadFor(moduleNameOf(request))) {
-        // The instrumentation's require-in-the-middle hook was installed just now, after
-        // this require() passed through Module.prototype.require: ask again through it, so
-        // the hook sees (and patches) this first load too.
-        const viaRequire = (parent as ParentModule | null | undefined)?.require;
-        if (typeof viaRequire === 'function' && !isMain)
-          return viaRequire.call(parent, request);
-      }
-    }
-    return originalLoad.call(this, request, parent, isMain);
+  // Loads what a require of `request` from `parentFile` needs before it runs; returns true
+  // when an instrumentation was constructed just now and the module was loaded through it.
+  const beforeRequire = (
+    request: string,
+    parentFile: string | undefined
+  ): boolean => {
+    if (pending.size === 0 || request.charCodeAt(0) === 46 /* . */)
+      return false;
+    const name = moduleNameOf(request);
+    if (name === undefined || !pending.has(name)) return false;
+    // A require.resolve() loads nothing: neither do we (the app may be probing for an
+    // optional dependency).
+    if (!isModuleLoad()) return false;
+    if (!loadFor(name) || parentFile === undefined) return false;
+    // The instrumentation's require-in-the-middle hook was installed just now, after this
+    // require() passed through Module.prototype.require: load the module once through it, so
+    // the hook sees (and patches) this first load; the require in progress then finds it in
+    // the module cache.
+    createRequire(parentFile)(request);
+    return true;
   };
-  const shim: Load = function (this: unknown, request, parent, isMain) {
-    if (!isMain || mainSeen) return load.call(this, request, parent, isMain);
+  const onApiRequest = (): void => {
+    apiSeen = true;
+    try {
+      options.onApiLoaded?.();
+    } catch (err) {
+      log.error('could not connect the OpenTelemetry API', err);
+    }
+  };
+  const onMainResolved = (): void => {
     mainSeen = true;
     try {
-      return load.call(this, request, parent, isMain);
-    } finally {
-      try {
-        options.onMainLoaded?.();
-      } catch (err) {
-        log.error('could not note the end of the main module', err);
-      }
+      options.onMainLoaded?.();
+    } catch (err) {
+      log.error('could not note the end of the main module', err);
     }
   };
-  mod._load = shim;
+  const uninstall = installLoadHook({
+    isActive: () => !stopped,
+    needsApi: () => !apiSeen,
+    needsMain: () => !mainSeen,
+    beforeRequire,
+    onApiRequest,
+    onMainResolved,
+  });
 
   const lazy: LazyInstrumentations = {
     loaded,
+    loadEager() {
+      if (stopped) return;
+      for (const entry of entries) {
+        if (entry.modules.length > 0 || METRICS_ONLY.has(entry.name)) continue;
+        if (done.has(entry.name)) continue;
+        const channel = ON_CHANNEL[entry.name];
+        if (channel === undefined) construct(entry);
+        else if (!waiting.has(entry.name)) {
+          waiting.add(entry.name);
+          constructOnChannel(entry, channel);
+        }
+      }
+    },
     loadUnhooked() {
       if (stopped) return;
+      lazy.loadEager();
       const unhooked = entries.filter(e => e.modules.length === 0);
-      for (const entry of unhooked)
-        if (!METRICS_ONLY.has(entry.name)) construct(entry);
       const later = unhooked.filter(e => METRICS_ONLY.has(e.name));
       if (later.length > 0) {
         setImmediate(() => {
@@ -220,11 +281,17 @@ export function startLazyInstrumentations(
       const name = url.startsWith('node:') ? url.slice(5) : moduleNameOf(url);
       loadFor(name);
     },
+    freeze() {
+      frozen = true;
+      pending.clear();
+      for (const unsubscribe of channelWaiters.splice(0)) unsubscribe();
+    },
     stop() {
       stopped = true;
+      for (const unsubscribe of channelWaiters.splice(0)) unsubscribe();
       pending.clear();
       for (const instrumentation of loaded) instrumentation.disable();
-      if (mod._load === shim) mod._load = originalLoad;
+      uninstall();
     },
   };
   active = lazy;
