@@ -23,6 +23,8 @@ export interface RunOptions {
   readonly timeoutMs?: number;
   /** Run this command instead of `node` (for the CLI). */
   readonly command?: string;
+  /** Working directory (default: the repository). */
+  readonly cwd?: string;
 }
 
 /** A running process with its collected output. */
@@ -73,8 +75,9 @@ export function startNode(
   const env = baseEnv(options.env);
   const argv = [...(options.nodeArgs ?? []), script, ...(options.args ?? [])];
   const command = options.command ?? NODE;
+  const cwd = options.cwd ?? ROOT;
   const child = spawn(command, argv, {
-    cwd: ROOT,
+    cwd,
     env,
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
@@ -82,7 +85,7 @@ export function startNode(
   const shownEnv = Object.entries(options.env ?? {})
     .map(([k, v]) => `${k}=${JSON.stringify(v ?? '')}`)
     .join(' ');
-  const repro = `(cd ${ROOT} && ${shownEnv} ${command} ${argv.join(' ')})`;
+  const repro = `(cd ${cwd} && ${shownEnv} ${command} ${argv.join(' ')})`;
   const listeners = new Set<() => void>();
   const exited = once(child, 'exit').then(([code, signal]) => ({
     code: code as number | null,
