@@ -223,11 +223,16 @@ function esmEntryUrl(scripts: readonly string[]): string | undefined {
 }
 
 function createPreloadMatcher(selfUrl: string): (specifier: string) => boolean {
-  // Our two doors: register.js (--import) and its CommonJS sibling register.cjs (--require).
+  // Our doors: register.js (--import) and its CommonJS sibling register.cjs (--require), and in
+  // the agent directory (scripts/build-agent.mjs) the two autoinstrumentation files beside
+  // forksafe/, which the Operator and the Injector name.
   const doors = new Set<string>();
+  const self = fileURLToPath(selfUrl);
   for (const path of [
-    fileURLToPath(selfUrl),
-    fileURLToPath(selfUrl).replace(/\.js$/, '.cjs'),
+    self,
+    self.replace(/\.js$/, '.cjs'),
+    join(dirname(self), '..', 'autoinstrumentation.js'),
+    join(dirname(self), '..', 'autoinstrumentation.mjs'),
   ]) {
     doors.add(path);
     try {

@@ -25,6 +25,8 @@ export interface RunOptions {
   readonly command?: string;
   /** Open an IPC channel to the child (child.send()), as a supervisor does. */
   readonly ipc?: boolean;
+  /** Working directory (default: the repository). */
+  readonly cwd?: string;
 }
 
 /** A running process with its collected output. */
@@ -75,8 +77,9 @@ export function startNode(
   const env = baseEnv(options.env);
   const argv = [...(options.nodeArgs ?? []), script, ...(options.args ?? [])];
   const command = options.command ?? NODE;
+  const cwd = options.cwd ?? ROOT;
   const child = spawn(command, argv, {
-    cwd: ROOT,
+    cwd,
     env,
     stdio: options.ipc
       ? ['pipe', 'pipe', 'pipe', 'ipc']
@@ -86,7 +89,7 @@ export function startNode(
   const shownEnv = Object.entries(options.env ?? {})
     .map(([k, v]) => `${k}=${JSON.stringify(v ?? '')}`)
     .join(' ');
-  const repro = `(cd ${ROOT} && ${shownEnv} ${command} ${argv.join(' ')})`;
+  const repro = `(cd ${cwd} && ${shownEnv} ${command} ${argv.join(' ')})`;
   const listeners = new Set<() => void>();
   const exited = once(child, 'exit').then(([code, signal]) => ({
     code: code as number | null,
