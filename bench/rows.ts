@@ -96,8 +96,14 @@ function primaryRows(shape: Shape): Row[] {
   ];
 }
 
-/** Every row, given the steady-state request count (for its label). */
-export function rows(steadyRequests: number): Row[] {
+/**
+ * Every row, given the steady-state request count (for its label) and what the one-line
+ * script printed and sent per collector mode.
+ */
+export function rows(
+  steadyRequests: number,
+  shortLivedNotes: Readonly<Record<string, string>> = {}
+): Row[] {
   return [
     ...(Object.keys(SHAPES) as Shape[]).flatMap(primaryRows),
     {
@@ -160,12 +166,19 @@ export function rows(steadyRequests: number): Row[] {
       unit: 'µs',
       ratio: versusUpstream(0.8),
     },
-    {
-      metric: 'shortLived.wallMs',
-      label: 'one-line script, wall time',
+    ...(['up', 'refused', 'black-holed'] as const).map((collector): Row => ({
+      metric: `shortLived.${collector}.wallMs`,
+      label: `one-line script, collector ${collector}`,
       unit: 'ms',
-      ratio: versusBare('ms', 30),
-    },
+      ratio: s => {
+        const { text, ok } = versusBare('ms', 30)(s);
+        const note = shortLivedNotes[collector];
+        return {
+          text: note ? `${text}; ours: ${note}` : text,
+          ...(ok === undefined ? {} : { ok }),
+        };
+      },
+    })),
     {
       metric: 'export.grpc.cpuMsPer10k',
       label: 'CPU per 10k spans, gRPC',

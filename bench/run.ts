@@ -19,6 +19,7 @@ import {
   type RunningNode,
 } from '../test/helpers/run-node.ts';
 import { report, rows, SHAPES, type Shape } from './rows.ts';
+import { benchShortLived } from './short-lived.ts';
 import { record, samples, VARIANTS, type Variant } from './stats.ts';
 
 const { values: flags } = parseArgs({
@@ -48,8 +49,10 @@ const SPANS = Number(flags.spans ?? (SHORT ? 2000 : 10000));
 const STEADY_REQUESTS = SHORT ? 2000 : 20000;
 // Worker starts measured per variant and round.
 const STARTS_PER_ROUND = SHORT ? 1 : 4;
-// Runs of the one-line script per variant and round (median of 20 over a full run's rounds).
-const SHORT_LIVED_RUNS = SHORT ? 2 : 7;
+// Runs of the one-line script per variant and collector mode.
+const SHORT_LIVED_RUNS = SHORT ? 3 : 20;
+// What the one-line script runs of ours printed and sent, per collector mode.
+const shortLivedNotes: Record<string, string> = {};
 const OUT =
   flags.out ??
   (SHORT
@@ -377,27 +380,6 @@ async function measureExport(
   }
 }
 
-// A one-line script (bench/fixtures/one-line.cjs) from spawn to exit, collector up: what a
-// script, CLI or test runner started with the preload in NODE_OPTIONS pays.
-async function measureShortLived(
-  variant: Variant,
-  sink: OtlpSink
-): Promise<void> {
-  const started = performance.now();
-  const run = startNode(join(ROOT, 'bench', 'fixtures', 'one-line.cjs'), {
-    command: NODE,
-    nodeArgs: PRELOAD[variant],
-    env: envFor(variant, sink, 'grpc'),
-    timeoutMs: 30_000,
-  });
-  const { code } = await run.exited;
-  if (code !== 0)
-    throw new Error(
-      `${variant} one-line run failed: ${run.repro}\n${run.stderr}`
-    );
-  record('shortLived.wallMs', variant, performance.now() - started);
-}
-
 async function main(): Promise<void> {
   const started = Date.now();
   const sink = await startOtlpSink();
@@ -423,9 +405,6 @@ async function main(): Promise<void> {
           await measureStartup('forksafe', sink, 'nodeCache');
         }
       }
-      if (ONLY.has('short-lived'))
-        for (let k = 0; k < SHORT_LIVED_RUNS; k++)
-          for (const v of order) await measureShortLived(v, sink);
       if (ONLY.has('throughput'))
         for (const v of order) await measureThroughput(v, sink);
       if (ONLY.has('export'))
@@ -435,11 +414,24 @@ async function main(): Promise<void> {
           await measureExport(v, sink, 'http/protobuf');
         }
     }
+    // A one-line script, bare and ours, against a collector up, refusing and black-holed
+    // (bench/short-lived.ts): runs of the two alternate, so load falls on both alike.
+    if (ONLY.has('short-lived'))
+      for (const row of await benchShortLived({
+        runs: SHORT_LIVED_RUNS,
+        node: NODE,
+      })) {
+        for (const ms of row.samples)
+          record(`shortLived.${row.collector}.wallMs`, row.variant, ms);
+        if (row.variant === 'forksafe')
+          shortLivedNotes[row.collector] =
+            `${row.stderrLines} stderr lines, ${row.exports} exports`;
+      }
   } finally {
     killAll();
     await sink.stop();
   }
-  const { table, json } = report(rows(STEADY_REQUESTS));
+  const { table, json } = report(rows(STEADY_REQUESTS, shortLivedNotes));
   const node = execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim();
   const meta = {
     date: new Date().toISOString(),

@@ -28,6 +28,8 @@ export interface ShortLivedRow {
   readonly stderrLines: number;
   /** Export requests the collector decoded over all runs ('up' only). */
   readonly exports: number;
+  /** Every run's wall time, ms. */
+  readonly samples: readonly number[];
 }
 
 /** Options of benchShortLived. */
@@ -148,6 +150,7 @@ export async function benchShortLived(
             maxMs: Math.max(...xs),
             stderrLines: lines[variant],
             exports: variant === 'forksafe' ? exports : 0,
+            samples: xs,
           });
         }
       } finally {
