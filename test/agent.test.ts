@@ -10,6 +10,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { byPid, resourceValues, useOtlpSink } from './helpers/otlp-sink.ts';
 import {
+  destroyPm2,
+  freePort,
+  makePm2Home,
+  onlinePids,
+  pm2,
+  pm2Log,
+} from './helpers/pm2.ts';
+import {
   describe,
   fixture,
   hammer,
@@ -235,5 +243,84 @@ test('an app with its own API 1.9 through the agent: module-load counter and chi
       assert.ok(servers.has(span.parentSpanId), 'child of a server span');
   } finally {
     run.kill();
+  }
+});
+
+test('an app that starts its own NodeSDK, through the agent: traced once, one line, no stack frames', async () => {
+  sink().clear();
+  const run = startNode(fixture('own-sdk-app.cjs'), {
+    env: {
+      ...operatorEnv('require'),
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+    },
+  });
+  try {
+    const port = Number(await run.waitForLine('READY'));
+    assert.equal(await hammer(port, 10, '/own-sdk'), 10, describe(run));
+    run.send('stop');
+    assert.deepEqual(
+      await run.exited,
+      { code: 0, signal: null },
+      describe(run)
+    );
+    const serverSpans = (): number =>
+      sink()
+        .spans()
+        .filter(s => s.kind === 2).length;
+    await sink().waitFor(() => serverSpans() >= 10, {
+      what: '10 server spans',
+    });
+    // Anything exported twice would have arrived by now, with the first.
+    await new Promise(r => setTimeout(r, 300));
+    assert.equal(serverSpans(), 10, 'each request traced once');
+    const lines = run.stderr.split('\n').filter(l => l !== '');
+    assert.ok(lines.length <= 1, describe(run));
+    assert.ok(!/^\s+at /m.test(run.stderr), 'no stack frames');
+  } finally {
+    run.kill();
+  }
+});
+
+test('pm2 cluster mode with the agent in NODE_OPTIONS: 2 instances with their own ids, pm2 itself dark', async () => {
+  sink().clear();
+  const port = await freePort();
+  const h = makePm2Home({
+    ...operatorEnv('require'),
+    PORT: String(port),
+    OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
+  });
+  try {
+    const started = await pm2(h, [
+      'start',
+      fixture('pm2-app.cjs'),
+      '--name',
+      'agent-app',
+      '-i',
+      '2',
+    ]);
+    assert.equal(started.code, 0, describe(started));
+    let pids: number[] = [];
+    for (const end = Date.now() + 15000; pids.length < 2;) {
+      if (Date.now() > end) assert.fail(`2 instances online\n${pm2Log(h)}`);
+      await new Promise(r => setTimeout(r, 200));
+      pids = await onlinePids(h);
+    }
+    assert.equal(await hammer(port, 20), 20);
+    await sink().waitFor(
+      () => pids.every(pid => byPid(sink().spans()).has(pid)),
+      { what: `spans from both instances\n${pm2Log(h)}` }
+    );
+    assert.deepEqual(
+      [...byPid(sink().spans()).keys()].sort(),
+      [...pids].sort(),
+      'only the app instances export (not pm2, not its daemon)'
+    );
+    assert.equal(
+      resourceValues(sink().spans(), 'service.instance.id').size,
+      2,
+      'one id per instance'
+    );
+  } finally {
+    await destroyPm2(h);
   }
 });
