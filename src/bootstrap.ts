@@ -267,12 +267,15 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
 
   const scripts = mainScripts();
   const marker = config.worker;
+  // The marker our fork patch gives a worker, trusted only from its own parent.
+  const isOurWorker =
+    marker !== undefined && marker.primaryPid === process.ppid;
   const { role, tool } = classifyProcess({
     disabled: config.disabled,
     isMainThread,
     // What node:cluster's isWorker says, without loading it (~7 ms) in every process.
     isClusterWorker: process.env.NODE_UNIQUE_ID !== undefined,
-    hasWorkerMarker: marker !== undefined && marker.primaryPid === process.ppid,
+    hasWorkerMarker: isOurWorker,
     mainScripts: scripts,
     exclude: config.exclude,
   });
@@ -305,6 +308,7 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
   // Children started from here load the preload and continue the active trace.
   patchChildProcessWhenLoaded(selfUrl);
 
+  let worker: ProcessIdentity | undefined;
   if (role === 'worker') {
     // Dev note: served from the bundle when the first OpenTelemetry package is asked for (by
     // an instrumentation loading, the app, or the SDK), not before the app's first line: a
@@ -318,7 +322,7 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
         log.debug(`served from the bundle: ${served.join(', ')}`);
     });
     // A pm2 cluster instance is keyed to pm2's instance number (pm2's daemon is excluded).
-    const identity = pm2
+    worker = pm2
       ? pm2Identity({
           pm2,
           configuredId,
@@ -327,33 +331,13 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
           ppid: process.ppid,
         })
       : workerIdentity({
-          marker:
-            marker !== undefined && marker.primaryPid === process.ppid
-              ? marker
-              : undefined,
+          marker: isOurWorker ? marker : undefined,
           clusterWorkerId: clusterModule().worker?.id,
           configuredId,
           pid: process.pid,
           ppid: process.ppid,
         });
-    reportDerivedId(identity);
-    startDeferred({
-      config,
-      state,
-      setRole,
-      scripts,
-      selfUrl,
-      digest,
-      configuredId,
-      pm2,
-      worker: identity,
-      // A primary of ours serves the endpoint; otherwise (pm2) the workers share it.
-      prometheusPart:
-        marker !== undefined && marker.primaryPid === process.ppid
-          ? 'answer-primary'
-          : 'share',
-    });
-    return;
+    reportDerivedId(worker);
   }
 
   startDeferred({
@@ -365,8 +349,16 @@ export function bootstrap(state: ForksafeGlobalState, selfUrl: string): void {
     digest,
     configuredId,
     pm2,
-    worker: undefined,
-    prometheusPart: pm2 ? 'share' : 'alone',
+    worker,
+    // A primary of ours serves the endpoint; otherwise (pm2) the processes share it.
+    prometheusPart:
+      role !== 'worker'
+        ? pm2
+          ? 'share'
+          : 'alone'
+        : isOurWorker
+          ? 'answer-primary'
+          : 'share',
   });
 }
 

@@ -125,6 +125,19 @@ function networkError(err: unknown, what: string): OtlpSendError {
   return new OtlpSendError(`${what}: ${message}`, 'ERROR');
 }
 
+// Dev note: a certificate the client does not trust (or TLS spoken to a plain port) fails the
+// same way on every attempt: retrying it only hides the cause until the exit bound.
+const PERMANENT_TLS =
+  /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|^ERR_SSL_|^ERR_TLS_/;
+
+/** A failed send: retried, unless the error is one that no retry can mend. */
+function networkFailure(err: unknown, what: string): ExportResponse {
+  const error = networkError(err, what);
+  return PERMANENT_TLS.test(error.code)
+    ? { status: 'failure', error }
+    : { status: 'retryable', error };
+}
+
 function compress(
   data: Uint8Array,
   compression: 'gzip' | 'none'
@@ -212,7 +225,7 @@ class TransportImpl implements OtlpTransport {
             ? this.#grpc(body, timeoutMillis, finish)
             : this.#http(body, finish);
       } catch (err) {
-        finish({ status: 'retryable', error: networkError(err, 'export') });
+        finish(networkFailure(err, 'export'));
       }
     });
   }
@@ -253,9 +266,7 @@ class TransportImpl implements OtlpTransport {
           size += c.length;
           if (size <= 4 * 1024 * 1024) chunks.push(c);
         });
-        res.on('error', err =>
-          finish({ status: 'retryable', error: networkError(err, 'response') })
-        );
+        res.on('error', err => finish(networkFailure(err, 'response')));
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) {
@@ -281,9 +292,7 @@ class TransportImpl implements OtlpTransport {
     // Dev note: the agent refs a socket each time it hands it to a request; ours never hold
     // the process open.
     req.on('socket', socket => socket.unref());
-    req.on('error', err =>
-      finish({ status: 'retryable', error: networkError(err, 'export') })
-    );
+    req.on('error', err => finish(networkFailure(err, 'export')));
     req.end(body);
     return err => req.destroy(err);
   }
@@ -315,8 +324,7 @@ class TransportImpl implements OtlpTransport {
     finish: (r: ExportResponse) => void
   ): (err: OtlpSendError) => void {
     const session = this.#connect();
-    const fail = (err: unknown): void =>
-      finish({ status: 'retryable', error: networkError(err, 'export') });
+    const fail = (err: unknown): void => finish(networkFailure(err, 'export'));
     session.once('error', fail);
     const stream = session.request({
       [h2.HTTP2_HEADER_METHOD]: 'POST',
