@@ -34,6 +34,7 @@ const sink = useOtlpSink();
 let work = '';
 let agent = '';
 let appDir = '';
+let newerApiDir = '';
 
 before(() => {
   work = mkdtempSync(join(tmpdir(), 'otel-forksafe-agent-'));
@@ -50,13 +51,22 @@ before(() => {
   cpSync(built, agent, { recursive: true });
   rmSync(built, { recursive: true });
   appDir = join(work, 'app');
+  newerApiDir = join(work, 'app-api-1.10');
   cpSync(fixture('plain-cluster-app.cjs'), join(appDir, 'server.cjs'));
   cpSync(fixture('worker-thread-app.cjs'), join(appDir, 'threads.cjs'));
   cpSync(fixture('own-api-app.cjs'), join(appDir, 'own-api.cjs'));
+  cpSync(fixture('pm2-app.cjs'), join(appDir, 'pm2-app.cjs'));
   // The app's own, older API (the devDependency alias otel-api-1.9 is @opentelemetry/api@1.9.0).
   cpSync(
     join(ROOT, 'node_modules', 'otel-api-1.9'),
     join(appDir, 'node_modules', '@opentelemetry', 'api'),
+    { recursive: true }
+  );
+  // A second app with its own copy of the newer API (1.10, as installed here).
+  cpSync(fixture('own-api-app.cjs'), join(newerApiDir, 'own-api.cjs'));
+  cpSync(
+    join(ROOT, 'node_modules', '@opentelemetry', 'api'),
+    join(newerApiDir, 'node_modules', '@opentelemetry', 'api'),
     { recursive: true }
   );
 });
@@ -204,47 +214,52 @@ test('worker threads through the agent, in an app with its own API 1.9: one SDK 
   assert.deepEqual([...byPid(sink().spans()).keys()], [run.pid]);
 });
 
-test('an app with its own API 1.9 through the agent: module-load counter and child spans', async () => {
-  sink().clear();
-  const run = startNode(join(appDir, 'own-api.cjs'), {
-    args: ['2'],
-    env: { ...operatorEnv('require'), OTEL_METRICS_EXPORTER: 'otlp' },
-    cwd: appDir,
-  });
-  try {
-    const ready = JSON.parse(await run.waitForLine('READY')) as {
-      port: number;
-      api: string;
-      pids: number[];
-    };
-    assert.equal(ready.api, '1.9.0');
-    assert.equal(await hammer(ready.port, 6), 6, describe(run));
-    run.send('stop');
-    assert.equal((await run.exited).code, 0, describe(run));
-    await sink().waitFor(
-      () =>
+for (const [api, dir] of [
+  ['1.9.0', () => appDir],
+  ['1.10.0', () => newerApiDir],
+] as const) {
+  test(`an app with its own API ${api} through the agent: module-load counter and child spans`, async () => {
+    sink().clear();
+    const run = startNode(join(dir(), 'own-api.cjs'), {
+      args: ['2'],
+      env: { ...operatorEnv('require'), OTEL_METRICS_EXPORTER: 'otlp' },
+      cwd: dir(),
+    });
+    try {
+      const ready = JSON.parse(await run.waitForLine('READY')) as {
+        port: number;
+        api: string;
+        pids: number[];
+      };
+      assert.equal(ready.api, api);
+      assert.equal(await hammer(ready.port, 6), 6, describe(run));
+      run.send('stop');
+      assert.equal((await run.exited).code, 0, describe(run));
+      await sink().waitFor(
+        () =>
+          sink()
+            .spans()
+            .filter(s => s.name === 'load-user').length === 6 &&
+          sink()
+            .metrics()
+            .some(m => m.name === 'app.handled'),
+        { what: '6 load-user spans and the app.handled counter' }
+      );
+      const servers = new Set(
         sink()
           .spans()
-          .filter(s => s.name === 'load-user').length === 6 &&
-        sink()
-          .metrics()
-          .some(m => m.name === 'app.handled'),
-      { what: '6 load-user spans and the app.handled counter' }
-    );
-    const servers = new Set(
-      sink()
+          .filter(s => s.kind === 2)
+          .map(s => s.spanId)
+      );
+      for (const span of sink()
         .spans()
-        .filter(s => s.kind === 2)
-        .map(s => s.spanId)
-    );
-    for (const span of sink()
-      .spans()
-      .filter(s => s.name === 'load-user'))
-      assert.ok(servers.has(span.parentSpanId), 'child of a server span');
-  } finally {
-    run.kill();
-  }
-});
+        .filter(s => s.name === 'load-user'))
+        assert.ok(servers.has(span.parentSpanId), 'child of a server span');
+    } finally {
+      run.kill();
+    }
+  });
+}
 
 test('an app that starts its own NodeSDK, through the agent: traced once, one line, no stack frames', async () => {
   sink().clear();
@@ -292,7 +307,7 @@ test('pm2 cluster mode with the agent in NODE_OPTIONS: 2 instances with their ow
   try {
     const started = await pm2(h, [
       'start',
-      fixture('pm2-app.cjs'),
+      join(appDir, 'pm2-app.cjs'),
       '--name',
       'agent-app',
       '-i',
