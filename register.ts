@@ -3,7 +3,7 @@
 // never writes to stdout; on failure it prints one line and the application runs on
 // uninstrumented.
 import { createRequire } from 'node:module';
-import type * as Preload from './src/preload.ts';
+import type * as Preload from './src/preload/start.ts';
 import type { NodeSupport } from './src/node-support.cts';
 
 // Dev note: the Node check must run before the preload's module graph is linked: on an old
@@ -17,7 +17,8 @@ const { stopOnUnsupportedNode } =
   require('./src/node-support.cjs') as NodeSupport;
 if (!stopOnUnsupportedNode()) {
   try {
-    const { startPreload } = require('./src/preload.js') as typeof Preload;
+    const { startPreload } =
+      require('./src/preload/start.js') as typeof Preload;
     startPreload(import.meta.url);
   } catch (err) {
     // startPreload never throws: this is the preload failing to load at all.

@@ -158,7 +158,7 @@ const dirs = closure([
 for (const dir of dirs)
   copyPruned(dir, join(OUT, 'node_modules', relative(MODULES, dir)));
 // Sanity: the copy resolves what the preload resolves.
-const fromAgent = createRequire(join(forksafe, 'src', 'preload.js'));
+const fromAgent = createRequire(join(forksafe, 'src', 'preload', 'start.js'));
 for (const name of [AUTO, ...ROOTS]) fromAgent.resolve(name);
 
 const { bytes, files } = sizeOf(OUT);

@@ -103,7 +103,9 @@ const freeRequirePlugin = {
   setup(b) {
     // src/prometheus/pull-reader.ts requires the Prometheus serializer the same way.
     b.onLoad(
-      { filter: /[\\/]src[\\/](sdk|prometheus[\\/]pull-reader)\.ts$/ },
+      {
+        filter: /[\\/]src[\\/](sdk[\\/]start|prometheus[\\/]pull-reader)\.ts$/,
+      },
       async args => {
         const source = await readFile(args.path, 'utf8');
         if (!source.includes(CREATE_REQUIRE))
@@ -167,8 +169,8 @@ function checkNoDynamicImport(file) {
 }
 
 await build({
-  entryPoints: [join(ROOT, 'src', 'preload.ts')],
-  outfile: join(ROOT, 'dist', 'src', 'preload.js'),
+  entryPoints: [join(ROOT, 'src', 'preload', 'start.ts')],
+  outfile: join(ROOT, 'dist', 'src', 'preload', 'start.js'),
   allowOverwrite: true,
   bundle: true,
   platform: 'node',
@@ -181,8 +183,8 @@ await build({
 });
 
 await build({
-  entryPoints: [join(ROOT, 'src', 'sdk.ts')],
-  outfile: join(ROOT, 'dist', 'src', 'sdk.bundle.cjs'),
+  entryPoints: [join(ROOT, 'src', 'sdk', 'start.ts')],
+  outfile: join(ROOT, 'dist', 'src', 'sdk', 'start.bundle.cjs'),
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -251,11 +253,11 @@ ${SHARED.map(n => `    ${JSON.stringify(n)}: require(${JSON.stringify(n)}),`).jo
   },
 };
 `,
-    resolveDir: join(ROOT, 'src'),
+    resolveDir: join(ROOT, 'src', 'loading'),
     sourcefile: 'otel-deps-entry.cjs',
     loader: 'js',
   },
-  outfile: join(ROOT, 'dist', 'src', 'otel-deps.bundle.cjs'),
+  outfile: join(ROOT, 'dist', 'src', 'loading', 'otel-deps.bundle.cjs'),
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -272,7 +274,7 @@ ${SHARED.map(n => `    ${JSON.stringify(n)}: require(${JSON.stringify(n)}),`).jo
 // loader's work for require(esm) of the separate files (~7 MB of the primary's RSS, measured).
 await build({
   entryPoints: [join(ROOT, 'src', 'prometheus', 'start.ts')],
-  outfile: join(ROOT, 'dist', 'src', 'prometheus.bundle.cjs'),
+  outfile: join(ROOT, 'dist', 'src', 'prometheus', 'start.bundle.cjs'),
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -282,5 +284,7 @@ await build({
   logLevel: 'warning',
 });
 
-checkNoDynamicImport(join(ROOT, 'dist', 'src', 'sdk.bundle.cjs'));
-checkNoDynamicImport(join(ROOT, 'dist', 'src', 'otel-deps.bundle.cjs'));
+checkNoDynamicImport(join(ROOT, 'dist', 'src', 'sdk', 'start.bundle.cjs'));
+checkNoDynamicImport(
+  join(ROOT, 'dist', 'src', 'loading', 'otel-deps.bundle.cjs')
+);

@@ -12,9 +12,13 @@ import {
 } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { gzipSync } from 'node:zlib';
-import type { ForksafeConfig, OtlpSignalConfig, Signal } from '../config.ts';
-import { OTLP_GRPC_PATHS, otlpInsecure } from '../otlp-endpoint.ts';
-import { encodeRequest, type OtlpJson } from './otlp-codec.ts';
+import type {
+  ForksafeConfig,
+  OtlpSignalConfig,
+  Signal,
+} from '../config/read-config.ts';
+import { OTLP_GRPC_PATHS, otlpInsecure } from '../otlp/endpoint.ts';
+import { encodeRequest, type OtlpJson } from '../otlp/codec.ts';
 
 /** The verdict for one signal. */
 export interface DoctorResult {

@@ -9,7 +9,7 @@ import {
   WORKER_MARKER_VARS,
   type ForksafeConfig,
   type Signal,
-} from '../config.ts';
+} from '../config/read-config.ts';
 import { flagOf } from './args.ts';
 import { suggestName } from './suggest.ts';
 

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { appendImportToNodeOptions } from '../node-options.ts';
+import { appendImportToNodeOptions } from '../patches/node-options.ts';
 
 /** The file URL of the preload, resolved from this file's own location (dist/src/cli). */
 export const PRELOAD_URL = new URL('../../register.js', import.meta.url).href;

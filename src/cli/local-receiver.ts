@@ -15,15 +15,15 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import type { Signal } from '../config.ts';
-import { OTLP_GRPC_PATHS } from '../otlp-endpoint.ts';
+import type { Signal } from '../config/read-config.ts';
+import { OTLP_GRPC_PATHS } from '../otlp/endpoint.ts';
 import { ProcessTally, type ProcessRow } from './local-report.ts';
 import {
   camelKeys,
   countRequest,
   decodeRequest,
   type OtlpJson,
-} from './otlp-codec.ts';
+} from '../otlp/codec.ts';
 
 /** A running receiver. */
 export interface LocalReceiver {

@@ -1,6 +1,6 @@
 // What `otel-launch --local` shows: per-process rows built from the resources that exported,
 // the compact live line, and the closing table. Pure; the receiver feeds it counts.
-import type { ResourceCounts } from './otlp-codec.ts';
+import type { ResourceCounts } from '../otlp/codec.ts';
 
 /** One exporting process, as the closing table shows it. */
 export interface ProcessRow {

@@ -18,7 +18,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 import { after, before } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
-import { OTLP_PACKAGE, OTLP_PROTO } from '../../src/cli/otlp-schema.ts';
+import { OTLP_PACKAGE, OTLP_PROTO } from '../../src/otlp/schema.ts';
 import type { Type } from 'protobufjs';
 
 /** Which wire protocol delivered a record. */
