@@ -1,7 +1,6 @@
 // startSdk(): builds the exporters, processors, sampler, propagators and resource from a
 // ForksafeConfig and starts @opentelemetry/sdk-node with them. The only file that imports the
 // SDK packages; bootstrap loads it synchronously, and only in processes that export.
-import { readFileSync } from 'node:fs';
 import type * as B3Module from '@opentelemetry/propagator-b3';
 import { createRequire } from 'node:module';
 import {
@@ -93,7 +92,8 @@ import {
 import type { ProcessIdentity } from '../identity/process-identity.ts';
 import { VERSION } from '../version.ts';
 import { OTLP_GRPC_PATHS, otlpInsecure } from '../otlp/endpoint.ts';
-import { abortAllExports, createOtlpTransport } from '../otlp/send.ts';
+import { abortAllExports, createOtlpTransport } from '../otlp/transport.ts';
+import { readTlsFiles } from '../otlp/tls.ts';
 import {
   PrometheusPullReader,
   type PrometheusSource,
@@ -165,33 +165,11 @@ export interface StartSdkOptions {
   };
 }
 
-function readFileOrWarn(
-  file: string | undefined,
-  what: string
-): Buffer | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    log.error(
-      `cannot read the ${what} file ${JSON.stringify(file)}; exporting without it`,
-      err
-    );
-    return undefined;
-  }
-}
-
 // Dev note: each OTLP exporter is the SDK's own export delegate (serialisation, concurrency
 // limit, partial-success handling) over our transport (otlp-transport.ts), whose sockets and
 // timers never hold a finished process open. The exporter packages' transports would (issue
 // #12), and loading @grpc/grpc-js is no longer needed to export over gRPC.
 function createOtlpExporter(signal: Signal, c: OtlpSignalConfig): unknown {
-  const ca = readFileOrWarn(c.certificateFile, 'OTLP certificate');
-  const key = readFileOrWarn(c.clientKeyFile, 'OTLP client key');
-  const cert = readFileOrWarn(
-    c.clientCertificateFile,
-    'OTLP client certificate'
-  );
   const grpc = c.protocol === 'grpc';
   const json = c.protocol === 'http/json';
   const transport = createOtlpTransport({
@@ -207,9 +185,12 @@ function createOtlpExporter(signal: Signal, c: OtlpSignalConfig): unknown {
       : { ...c.headers },
     compression: c.compression,
     insecure: otlpInsecure(c),
-    ca,
-    key,
-    cert,
+    tls: readTlsFiles(c, (role, file, err) =>
+      log.error(
+        `cannot read the OTLP ${role} file ${JSON.stringify(file)}; exporting without it`,
+        err
+      )
+    ),
     userAgent: `otel-forksafe/${VERSION}`,
   });
   const serializer = {
