@@ -10,7 +10,6 @@
 // read. The metric collector's storages are private fields of the pinned sdk-metrics (2.12);
 // they are read defensively: if one is missing, metrics are skipped and the debug log says
 // so; the exit-path tests fail if that ever happens.
-import { readFileSync } from 'node:fs';
 import {
   MessageChannel,
   receiveMessageOnPort,
@@ -48,6 +47,7 @@ import {
   type ExitSenderData,
 } from './sender-protocol.ts';
 import { OTLP_GRPC_PATHS, otlpInsecure } from '../otlp/endpoint.ts';
+import { readTlsFiles } from '../otlp/tls.ts';
 
 /** An exporter as the batch processors see it. */
 interface BatchExporter<T> {
@@ -257,15 +257,6 @@ function collectMetricsSync(reader: object): ResourceMetrics | undefined {
   return { resource: shared.resource, scopeMetrics };
 }
 
-function readTls(file: string | undefined): Uint8Array | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return readFileSync(file);
-  } catch {
-    return undefined;
-  }
-}
-
 function lowerKeys(
   headers: Readonly<Record<string, string>>
 ): Record<string, string> {
@@ -293,9 +284,7 @@ function toRequest(
     headers: grpc ? lowerKeys(otlp.headers) : { ...otlp.headers },
     body,
     insecure: otlpInsecure(otlp),
-    ca: readTls(otlp.certificateFile),
-    key: readTls(otlp.clientKeyFile),
-    cert: readTls(otlp.clientCertificateFile),
+    ...readTlsFiles(otlp),
   };
 }
 
