@@ -1,16 +1,8 @@
 // `otel-launch doctor`: one real OTLP export per enabled signal to the configured endpoint, and
 // per signal either success or the precise cause of failure (refused, timeout, wrong protocol,
-// TLS, HTTP or gRPC status with the server's message). Uses node:http(s) and node:http2 directly
-// so every failure keeps its own error code.
+// TLS, HTTP or gRPC status with the server's message). Sends with the unary sends of otlp/,
+// whose structured failures keep every error's own code.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import {
-  connect as http2Connect,
-  type ClientHttp2Session,
-  type IncomingHttpHeaders,
-} from 'node:http2';
-import { request as httpsRequest } from 'node:https';
 import { gzipSync } from 'node:zlib';
 import type {
   ForksafeConfig,
@@ -19,6 +11,10 @@ import type {
 } from '../config/read-config.ts';
 import { OTLP_GRPC_PATHS, otlpInsecure } from '../otlp/endpoint.ts';
 import { encodeRequest, type OtlpJson } from '../otlp/codec.ts';
+import { networkFailure, type OtlpFailure } from '../otlp/failure.ts';
+import { grpcSend } from '../otlp/grpc-send.ts';
+import { httpSend } from '../otlp/http-send.ts';
+import { readTlsFiles, type TlsFiles } from '../otlp/tls.ts';
 
 /** The verdict for one signal. */
 export interface DoctorResult {
@@ -115,274 +111,104 @@ const clip = (text: string): string => {
   return one.length > 300 ? `${one.slice(0, 300)}…` : one;
 };
 
-const TLS_CODES = new Set([
-  'EPROTO',
-  'ERR_SSL_WRONG_VERSION_NUMBER',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 /**
- * A sentence for a transport error: what happened and what to try. `protocol` is the protocol
- * we spoke, so a server answering in the other one is named.
+ * A sentence for a failed send: what happened and what to try. `protocol` is the protocol we
+ * spoke, so a server answering in the other one is named.
  */
-export function explainError(
-  err: NodeJS.ErrnoException,
-  protocol: string,
-  url: URL
+export function explainFailure(
+  f: OtlpFailure,
+  c: Pick<OtlpSignalConfig, 'protocol' | 'url' | 'timeoutMillis'>
 ): string {
-  // A stream cancelled because its session failed carries the session's error as its cause.
-  if (err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error) {
-    return explainError(err.cause, protocol, url);
-  }
-  const code = err.code ?? '';
+  const url = new URL(c.url);
+  const grpc = c.protocol === 'grpc';
   const where = `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
-  if (err instanceof DoctorError) return err.message;
-  if (code === 'ECONNREFUSED') {
-    return `connection refused at ${where}: nothing listens there (is the collector running, and on this port?)`;
-  }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return `host ${url.hostname} not found (DNS: ${code})`;
-  }
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
-    return `${where} is unreachable (${code})`;
-  }
-  if (
-    TLS_CODES.has(code) ||
-    code.startsWith('ERR_TLS') ||
-    code.startsWith('ERR_SSL') ||
-    /certificate|ssl|tls/i.test(err.message)
-  ) {
-    const hint = /wrong version number|packet length too long/i.test(
-      err.message
-    )
-      ? '; the server does not speak TLS there: use http:// instead of https://'
-      : '';
-    return `TLS failed: ${clip(err.message)}${hint}`;
-  }
-  if (protocol !== 'grpc' && code.startsWith('HPE_')) {
-    return `wrong protocol: ${where} did not answer in HTTP/1.1 (${code}); it looks like an OTLP/gRPC port (4317): use --exporter-otlp-protocol grpc, or the HTTP port (4318)`;
-  }
-  if (protocol === 'grpc' && code.startsWith('ERR_HTTP2')) {
-    return `wrong protocol: ${where} did not answer in HTTP/2 (${code}: ${err.message}); it looks like an OTLP/HTTP port (4318): use --exporter-otlp-protocol http/protobuf, or the gRPC port (4317)`;
-  }
-  if (code === 'ECONNRESET' || code === 'EPIPE') {
-    return `${where} closed the connection without an answer (${code}); a server speaking another protocol${protocol === 'grpc' ? ' (HTTP/1.1 instead of gRPC?)' : ' (gRPC instead of HTTP/1.1?)'}, or a proxy refusing it`;
-  }
-  return `${code === '' ? '' : `${code}: `}${err.message}`;
-}
-
-function tlsOptions(c: OtlpSignalConfig): {
-  ca?: Buffer;
-  key?: Buffer;
-  cert?: Buffer;
-} {
-  const read = (path: string | undefined, what: string): Buffer | undefined => {
-    if (path === undefined) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new DoctorError(
-        `cannot read the ${what} file ${path}: ${(err as Error).message}`
-      );
+  const cause = f.cause instanceof Error ? f.cause.message : f.message;
+  switch (f.kind) {
+    case 'refused':
+      return `connection refused at ${where}: nothing listens there (is the collector running, and on this port?)`;
+    case 'dns':
+      return `host ${url.hostname} not found (DNS: ${f.code})`;
+    case 'unreachable':
+      return `${where} is unreachable (${f.code})`;
+    case 'tls': {
+      const hint = /wrong version number|packet length too long/i.test(cause)
+        ? '; the server does not speak TLS there: use http:// instead of https://'
+        : '';
+      return `TLS failed: ${clip(cause)}${hint}`;
     }
-  };
-  const out: { ca?: Buffer; key?: Buffer; cert?: Buffer } = {};
-  const ca = read(c.certificateFile, 'certificate');
-  const key = read(c.clientKeyFile, 'client key');
-  const cert = read(c.clientCertificateFile, 'client certificate');
-  if (ca) out.ca = ca;
-  if (key) out.key = key;
-  if (cert) out.cert = cert;
-  return out;
+    case 'timeout':
+      return `no answer within ${c.timeoutMillis} ms (the exporter timeout): a firewall dropping packets, or a server that accepts connections but does not answer OTLP`;
+    case 'reset':
+      return `${where} closed the connection without an answer (${f.code}); a server speaking another protocol${grpc ? ' (HTTP/1.1 instead of gRPC?)' : ' (gRPC instead of HTTP/1.1?)'}, or a proxy refusing it`;
+    case 'http-status':
+      return `HTTP ${f.status} ${f.statusText ?? ''} from ${c.url}${f.detail ? `: ${clip(f.detail)}` : ''}${f.status === 404 ? ' (is the path right? a per-signal endpoint is used as is)' : ''}`;
+    case 'grpc-status':
+      return `gRPC status ${f.message}${f.status === 12 ? ' (the server has no such OTLP service: is it a collector?)' : ''}${f.status === 16 ? ' (check OTEL_EXPORTER_OTLP_HEADERS)' : ''}`;
+    case 'protocol':
+      if (!grpc && f.code.startsWith('HPE_'))
+        return `wrong protocol: ${where} did not answer in HTTP/1.1 (${f.code}); it looks like an OTLP/gRPC port (4317): use --exporter-otlp-protocol grpc, or the HTTP port (4318)`;
+      if (grpc && f.code.startsWith('ERR_HTTP2'))
+        return `wrong protocol: ${where} did not answer in HTTP/2 (${f.code}: ${cause}); it looks like an OTLP/HTTP port (4318): use --exporter-otlp-protocol http/protobuf, or the gRPC port (4317)`;
+      if (grpc && f.status !== undefined)
+        return `wrong protocol: ${url.host} ${f.message}; it looks like an OTLP/HTTP endpoint: use --exporter-otlp-protocol http/protobuf`;
+      if (grpc) return `${url.host} ${f.message}`;
+      break;
+    default:
+      break;
+  }
+  return f.cause instanceof Error
+    ? `${f.code === 'ERROR' ? '' : `${f.code}: `}${cause}`
+    : f.message;
 }
 
-function timeoutError(ms: number): DoctorError {
-  return new DoctorError(
-    `no answer within ${ms} ms (the exporter timeout): a firewall dropping packets, or a server that accepts connections but does not answer OTLP`
-  );
-}
-
-function readBody(res: IncomingMessage): Promise<string> {
-  return new Promise(resolve => {
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    res.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
+/** The endpoint's TLS files; one that cannot be read fails the check with a sentence. */
+function tlsOf(c: OtlpSignalConfig): TlsFiles {
+  return readTlsFiles(c, (role, file, err) => {
+    throw new DoctorError(
+      `cannot read the ${role} file ${file}: ${err.message}`
+    );
   });
 }
 
-async function sendHttp(
+/** Sends the sample request of `signal` once; resolves with the verdict's text. */
+async function sendOnce(
   signal: Signal,
   c: OtlpSignalConfig,
-  body: OtlpJson
+  request: OtlpJson
 ): Promise<string> {
-  const url = new URL(c.url);
-  const isJson = c.protocol === 'http/json';
-  let payload: Buffer = isJson
-    ? Buffer.from(JSON.stringify(body))
-    : Buffer.from(encodeRequest(signal, body));
-  const headers: Record<string, string> = {
-    ...c.headers,
-    'content-type': isJson ? 'application/json' : 'application/x-protobuf',
-  };
-  if (c.compression === 'gzip') {
-    payload = gzipSync(payload);
-    headers['content-encoding'] = 'gzip';
+  const gzip = c.compression === 'gzip';
+  if (c.protocol === 'grpc') {
+    const insecure = otlpInsecure(c);
+    const message = Buffer.from(encodeRequest(signal, request));
+    await grpcSend({
+      url: c.url,
+      path: OTLP_GRPC_PATHS[signal],
+      body: gzip ? gzipSync(message) : message,
+      gzip,
+      // gRPC metadata keys are lower-case HTTP/2 header names.
+      headers: Object.fromEntries(
+        Object.entries(c.headers).map(([k, v]) => [k.toLowerCase(), v])
+      ),
+      insecure,
+      tls: insecure ? {} : tlsOf(c),
+      timeoutMillis: c.timeoutMillis,
+    });
+    return 'accepted (gRPC OK)';
   }
-  headers['content-length'] = String(payload.length);
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  const tls = url.protocol === 'https:' ? tlsOptions(c) : {};
-  return new Promise((resolve, reject) => {
-    const req = send(
-      url,
-      { method: 'POST', headers, agent: false, ...tls },
-      res => {
-        void readBody(res).then(text => {
-          clearTimeout(timer);
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) {
-            resolve(`accepted (HTTP ${status})`);
-          } else {
-            reject(
-              new DoctorError(
-                `HTTP ${status} ${res.statusMessage ?? ''} from ${c.url}${text === '' ? '' : `: ${clip(text)}`}${status === 404 ? ' (is the path right? a per-signal endpoint is used as is)' : ''}`
-              )
-            );
-          }
-        });
-      }
-    );
-    const timer = setTimeout(
-      () => req.destroy(timeoutError(c.timeoutMillis)),
-      c.timeoutMillis
-    );
-    req.on('error', err => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    req.end(payload);
+  const json = c.protocol === 'http/json';
+  const payload = json
+    ? Buffer.from(JSON.stringify(request))
+    : Buffer.from(encodeRequest(signal, request));
+  const reply = await httpSend({
+    url: c.url,
+    body: gzip ? gzipSync(payload) : payload,
+    gzip,
+    contentType: json ? 'application/json' : 'application/x-protobuf',
+    headers: c.headers,
+    tls: new URL(c.url).protocol === 'https:' ? tlsOf(c) : {},
+    timeoutMillis: c.timeoutMillis,
   });
-}
-
-const GRPC_STATUS = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-];
-
-const headerText = (value: string | string[] | number | undefined): string =>
-  Array.isArray(value)
-    ? value.join(',')
-    : value === undefined
-      ? ''
-      : String(value);
-
-// Ref: https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md (framing, headers, trailers)
-async function sendGrpc(
-  signal: Signal,
-  c: OtlpSignalConfig,
-  body: OtlpJson
-): Promise<string> {
-  const url = new URL(c.url);
-  const insecure = otlpInsecure(c);
-  const authority = `${insecure ? 'http' : 'https'}://${url.host}`;
-  let message = Buffer.from(encodeRequest(signal, body));
-  const compressed = c.compression === 'gzip';
-  if (compressed) message = gzipSync(message);
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt8(compressed ? 1 : 0, 0);
-  frame.writeUInt32BE(message.length, 1);
-  message.copy(frame, 5);
-  const metadata: Record<string, string> = {};
-  for (const [k, v] of Object.entries(c.headers)) {
-    metadata[k.toLowerCase()] = v;
-  }
-  return new Promise((resolve, reject) => {
-    let session: ClientHttp2Session | undefined;
-    const finish = (err: Error | undefined, text?: string): void => {
-      clearTimeout(timer);
-      session?.destroy();
-      if (err) reject(err);
-      else resolve(text ?? '');
-    };
-    const timer = setTimeout(
-      () => finish(timeoutError(c.timeoutMillis)),
-      c.timeoutMillis
-    );
-    try {
-      session = http2Connect(authority, insecure ? {} : tlsOptions(c));
-    } catch (err) {
-      finish(err as Error);
-      return;
-    }
-    session.on('error', (err: Error) => finish(err));
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': OTLP_GRPC_PATHS[signal],
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      ...(compressed ? { 'grpc-encoding': 'gzip' } : {}),
-      ...metadata,
-    });
-    let headers: IncomingHttpHeaders = {};
-    stream.on('response', h => {
-      headers = h;
-    });
-    stream.on('trailers', (trailers: IncomingHttpHeaders) => {
-      headers = { ...headers, ...trailers };
-    });
-    stream.on('error', (err: Error) => finish(err));
-    stream.resume();
-    stream.on('close', () => {
-      const status = Number(headerText(headers[':status']) || 0);
-      const type = headerText(headers['content-type']);
-      if (status === 0) {
-        finish(
-          new DoctorError(
-            `${url.host} closed the gRPC stream without an answer (HTTP/2 code ${stream.rstCode})`
-          )
-        );
-      } else if (status !== 200 || !type.startsWith('application/grpc')) {
-        finish(
-          new DoctorError(
-            `wrong protocol: ${url.host} answered HTTP ${status}${type === '' ? '' : ` (${type})`} instead of gRPC; it looks like an OTLP/HTTP endpoint: use --exporter-otlp-protocol http/protobuf`
-          )
-        );
-      } else {
-        const code = Number(headerText(headers['grpc-status']) || -1);
-        const detail = decodeURIComponent(headerText(headers['grpc-message']));
-        if (code === 0) {
-          finish(undefined, 'accepted (gRPC OK)');
-        } else {
-          finish(
-            new DoctorError(
-              `gRPC status ${code} ${GRPC_STATUS[code] ?? ''}${detail === '' ? '' : `: ${detail}`}${code === 12 ? ' (the server has no such OTLP service: is it a collector?)' : ''}${code === 16 ? ' (check OTEL_EXPORTER_OTLP_HEADERS)' : ''}`
-            )
-          );
-        }
-      }
-    });
-    stream.end(frame);
-  });
+  return `accepted (HTTP ${reply.status})`;
 }
 
 /** Checks every signal of `config`, all at once. Never throws. */
@@ -403,12 +229,12 @@ export async function runDoctor(
           message: `exporter ${exporters.join(',') || 'none'}: nothing to check`,
         };
       }
-      const body = sampleRequest(signal, serviceName);
       try {
-        const message =
-          c.protocol === 'grpc'
-            ? await sendGrpc(signal, c, body)
-            : await sendHttp(signal, c, body);
+        const message = await sendOnce(
+          signal,
+          c,
+          sampleRequest(signal, serviceName)
+        );
         return {
           signal,
           protocol: c.protocol,
@@ -422,11 +248,10 @@ export async function runDoctor(
           protocol: c.protocol,
           url: c.url,
           status: 'failed',
-          message: explainError(
-            err as NodeJS.ErrnoException,
-            c.protocol,
-            new URL(c.url)
-          ),
+          message:
+            err instanceof DoctorError
+              ? err.message
+              : explainFailure(networkFailure(err), c),
         };
       }
     })
