@@ -1,8 +1,8 @@
-// OTLP encoding and decoding for the launcher's receiver (--local) and doctor: protobuf requests
-// to and from OTLP/JSON-shaped objects, and per-resource counts of what a request carries.
-// Loaded only by those two modes, so a plain `otel-launch node app.js` never parses the schema.
+// OTLP encoding and decoding for the receiver core (--local, the test sink) and doctor: protobuf
+// requests to and from OTLP/JSON-shaped objects, and per-resource counts of what a request
+// carries. Loaded only by those, so a plain `otel-launch node app.js` never parses the schema.
 import protobuf from 'protobufjs';
-import type { Type } from 'protobufjs';
+import type { Root, Type } from 'protobufjs';
 import type { Signal } from '../config/read-config.ts';
 import { OTLP_PACKAGE, OTLP_PROTO } from './schema.ts';
 
@@ -22,13 +22,18 @@ export const RESOURCE_KEYS: Readonly<Record<Signal, string>> = {
   logs: 'resourceLogs',
 };
 
+let root: Root | undefined;
 let types: Record<Signal, Type> | undefined;
+
+function schema(): Root {
+  root ??= protobuf.parse(OTLP_PROTO, { keepCase: false }).root;
+  return root;
+}
 
 function requestType(signal: Signal): Type {
   types ??= (() => {
-    const root = protobuf.parse(OTLP_PROTO, { keepCase: false }).root;
     const t = (name: string): Type =>
-      root.lookupType(`${OTLP_PACKAGE}.${name}`);
+      schema().lookupType(`${OTLP_PACKAGE}.${name}`);
     return {
       traces: t(REQUEST_TYPES.traces),
       metrics: t(REQUEST_TYPES.metrics),
@@ -36,6 +41,11 @@ function requestType(signal: Signal): Type {
     };
   })();
   return types[signal];
+}
+
+/** The values of an OTLP enum by name: `Span.SpanKind`, `Status.StatusCode`, `SeverityNumber`. */
+export function otlpEnumValues(name: string): Readonly<Record<string, number>> {
+  return schema().lookupEnum(`${OTLP_PACKAGE}.${name}`).values;
 }
 
 // Ref: https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding: trace and span ids are
