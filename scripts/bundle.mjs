@@ -184,7 +184,7 @@ await build({
 
 await build({
   entryPoints: [join(ROOT, 'src', 'sdk', 'start.ts')],
-  outfile: join(ROOT, 'dist', 'src', 'sdk', 'start.bundle.cjs'),
+  outfile: join(ROOT, 'dist', 'src', 'sdk', 'sdk.bundle.cjs'),
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -274,7 +274,7 @@ ${SHARED.map(n => `    ${JSON.stringify(n)}: require(${JSON.stringify(n)}),`).jo
 // loader's work for require(esm) of the separate files (~7 MB of the primary's RSS, measured).
 await build({
   entryPoints: [join(ROOT, 'src', 'prometheus', 'start.ts')],
-  outfile: join(ROOT, 'dist', 'src', 'prometheus', 'start.bundle.cjs'),
+  outfile: join(ROOT, 'dist', 'src', 'prometheus', 'prometheus.bundle.cjs'),
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -284,7 +284,7 @@ await build({
   logLevel: 'warning',
 });
 
-checkNoDynamicImport(join(ROOT, 'dist', 'src', 'sdk', 'start.bundle.cjs'));
+checkNoDynamicImport(join(ROOT, 'dist', 'src', 'sdk', 'sdk.bundle.cjs'));
 checkNoDynamicImport(
   join(ROOT, 'dist', 'src', 'loading', 'otel-deps.bundle.cjs')
 );

@@ -16,7 +16,7 @@ import type {
   ForksafeConfig,
   OtlpSignalConfig,
   Signal,
-} from '../config/read-config.ts';
+} from '../config/types.ts';
 import { OTLP_GRPC_PATHS, otlpInsecure } from '../otlp/endpoint.ts';
 import { encodeRequest, type OtlpJson } from '../otlp/codec.ts';
 

@@ -15,7 +15,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import type { Signal } from '../config/read-config.ts';
+import type { Signal } from '../config/types.ts';
 import { OTLP_GRPC_PATHS } from '../otlp/endpoint.ts';
 import { ProcessTally, type ProcessRow } from './local-report.ts';
 import {

@@ -3,7 +3,8 @@
 // Dev note: the launcher never loads the SDK. --local and doctor load protobufjs (and grpc-js
 // for --local) on demand, so a plain `otel-launch node app.js` stays quick to start.
 import { createRequire } from 'node:module';
-import { readConfig, type Signal } from '../config/read-config.ts';
+import { readConfig } from '../config/read-config.ts';
+import { type Signal } from '../config/types.ts';
 import type { NodeSupport } from '../node-support.cts';
 import { VERSION } from '../version.ts';
 import {

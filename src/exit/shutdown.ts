@@ -18,7 +18,7 @@
 // Our listeners are hidden from process.listenerCount() and friends (hidden-listeners.ts), and
 // the signal listener runs before the app's, so it sees whether the app has a handler of its
 // own before any `once` handler removes itself.
-import type { ForksafeConfig } from '../config/read-config.ts';
+import type { ForksafeConfig } from '../config/types.ts';
 import { log } from '../diag.ts';
 import {
   addHiddenListener,

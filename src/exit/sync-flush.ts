@@ -40,7 +40,7 @@ import type {
   Span,
   SpanProcessor,
 } from '@opentelemetry/sdk-trace';
-import type { OtlpSignalConfig, Signal } from '../config/read-config.ts';
+import type { OtlpSignalConfig, Signal } from '../config/types.ts';
 import { log } from '../diag.ts';
 import {
   FLAG,

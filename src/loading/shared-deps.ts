@@ -33,7 +33,7 @@ function installedVersion(name: string, main: string): string | undefined {
 }
 
 /**
- * Loads dist/src/otel-deps.bundle.cjs (next to this module) and puts each package it holds in
+ * Loads dist/src/loading/otel-deps.bundle.cjs (next to this module) and puts each package it holds in
  * require.cache under the file name `require` resolves it to from here, when the installed
  * copy there has the version that was bundled. Every later `require` of that file (from the
  * SDK, the instrumentations or the app) then gets the bundled exports: still one instance per

@@ -79,7 +79,7 @@ import type {
   ForksafeConfig,
   OtlpSignalConfig,
   Signal,
-} from '../config/read-config.ts';
+} from '../config/types.ts';
 import type {
   DeferredMeterProvider,
   DeferredTracerProvider,
