@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -95,27 +95,6 @@ const commonJsFlavourPlugin = {
   },
 };
 
-// Dev note: sdk.ts makes `require` with createRequire for the plain ES build; in the bundle
-// that line goes, so its literal require() calls are resolved at build time instead.
-const CREATE_REQUIRE = 'const require = createRequire(import.meta.url);';
-const freeRequirePlugin = {
-  name: 'sdk-free-require',
-  setup(b) {
-    // src/prometheus/pull-reader.ts requires the Prometheus serializer the same way.
-    b.onLoad(
-      {
-        filter: /[\\/]src[\\/](sdk[\\/]start|prometheus[\\/]pull-reader)\.ts$/,
-      },
-      async args => {
-        const source = await readFile(args.path, 'utf8');
-        if (!source.includes(CREATE_REQUIRE))
-          throw new Error(`${args.path}: expected "${CREATE_REQUIRE}"`);
-        return { loader: 'ts', contents: source.replace(CREATE_REQUIRE, '') };
-      }
-    );
-  },
-};
-
 // Dev note: the two CommonJS bundles run through vm.Script (src/code-cache.ts), where import()
 // has no loader unless an experimental option (which prints a warning) is given. Their only
 // dynamic imports are otlp-exporter-base's import('http') / import('https'): they become
@@ -160,6 +139,29 @@ const builtinByGetterPlugin = {
   },
 };
 
+// Dev note: modules that hold process-wide state, or that more than one bundle uses, stay
+// outside every bundle and are loaded from their own file (tsc's output beside the bundles),
+// so that each is one instance per process: src/diag.ts (level, role, what was already
+// said) and src/version.ts. The CommonJS bundles get them with require(esm).
+const SHARED_SOURCES = /[\\/]src[\\/](diag|version)\.ts$/;
+const sharedSourcesPlugin = {
+  name: 'shared-sources-outside',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\/.*\.ts$/ }, args => {
+      const file = join(args.resolveDir, args.path);
+      if (!SHARED_SOURCES.test(file)) return undefined;
+      const outDir = dirname(b.initialOptions.outfile);
+      const built = join(ROOT, 'dist', relative(ROOT, file)).replace(
+        /\.ts$/,
+        '.js'
+      );
+      let path = relative(outDir, built);
+      if (!path.startsWith('.')) path = `./${path}`;
+      return { path, external: true };
+    });
+  },
+};
+
 function checkNoDynamicImport(file) {
   const at = readFileSync(file, 'utf8').search(/(^|[^\w$.])import\(/);
   if (at >= 0)
@@ -177,7 +179,7 @@ await build({
   format: 'esm',
   target: 'node20',
   packages: 'external',
-  plugins: [builtinByGetterPlugin],
+  plugins: [sharedSourcesPlugin, builtinByGetterPlugin],
   sourcemap: true,
   logLevel: 'warning',
 });
@@ -191,9 +193,9 @@ await build({
   target: 'node20',
   external: EXTERNAL,
   plugins: [
+    sharedSourcesPlugin,
     commonJsFlavourPlugin,
     lazyPlugin,
-    freeRequirePlugin,
     builtinImportPlugin,
   ],
   // import.meta.url has no meaning in CommonJS: give it the bundle's own URL.
@@ -280,6 +282,7 @@ await build({
   format: 'cjs',
   target: 'node20',
   packages: 'external',
+  plugins: [sharedSourcesPlugin],
   sourcemap: true,
   logLevel: 'warning',
 });

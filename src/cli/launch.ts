@@ -2,18 +2,12 @@
 // inherits stdio, relays signals, and returns the child's status (128+n when it died of signal n).
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { SHUTDOWN_SIGNALS } from '../config/vars.ts';
 import { appendImportToNodeOptions } from '../patches/node-options.ts';
 import { createPreloadMatcher } from '../patches/preload-matcher.ts';
 
 /** The file URL of the preload, resolved from this file's own location (dist/src/cli). */
 export const PRELOAD_URL = new URL('../../register.js', import.meta.url).href;
-
-const RELAYED: readonly NodeJS.Signals[] = [
-  'SIGINT',
-  'SIGTERM',
-  'SIGHUP',
-  'SIGUSR2',
-];
 
 /** Prints one `otel-launch:` line on stderr. */
 export function printError(message: string): void {
@@ -69,9 +63,9 @@ export function launch(
     const relay = (signal: NodeJS.Signals): void => {
       child.kill(signal);
     };
-    for (const signal of RELAYED) process.on(signal, relay);
+    for (const signal of SHUTDOWN_SIGNALS) process.on(signal, relay);
     const cleanup = (): void => {
-      for (const signal of RELAYED) process.off(signal, relay);
+      for (const signal of SHUTDOWN_SIGNALS) process.off(signal, relay);
     };
     child.on('error', (err: NodeJS.ErrnoException) => {
       cleanup();

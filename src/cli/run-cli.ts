@@ -4,7 +4,7 @@
 // for --local) on demand, so a plain `otel-launch node app.js` stays quick to start.
 import { createRequire } from 'node:module';
 import { readConfig } from '../config/read-config.ts';
-import { type Signal } from '../config/types.ts';
+import { SIGNALS } from '../config/vars.ts';
 import type { NodeSupport } from '../node-support.cts';
 import { VERSION } from '../version.ts';
 import {
@@ -23,7 +23,6 @@ import { suggestName } from './suggest.ts';
 
 const USAGE =
   'usage: otel-launch [flags] [--] <command> [args…]; otel-launch --help lists the flags';
-const SIGNALS: readonly Signal[] = ['traces', 'metrics', 'logs'];
 
 function usageError(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);

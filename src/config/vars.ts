@@ -13,7 +13,18 @@ export const WORKER_MARKER_VARS = {
   reported: 'OTEL_FORKSAFE_REPORTED',
 } as const;
 
-/** The three signals, in the order we report them. */
+/**
+ * The signals that end a process by default and that supervisors use to stop or restart it:
+ * the exit path flushes on them (src/exit/shutdown.ts), otel-launch relays them to its child.
+ */
+export const SHUTDOWN_SIGNALS = [
+  'SIGTERM',
+  'SIGINT',
+  'SIGHUP',
+  'SIGUSR2',
+] as const satisfies readonly NodeJS.Signals[];
+
+/** The three telemetry signals, in the order we report them. */
 export const SIGNALS: readonly Signal[] = ['traces', 'metrics', 'logs'];
 export const PROTOCOLS: readonly OtlpProtocol[] = [
   'grpc',

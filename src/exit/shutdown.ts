@@ -27,14 +27,7 @@ import {
 } from '../patches/hidden-listeners.ts';
 import type { SdkHandle, TelemetryCounts } from '../sdk/start.ts';
 import type { SyncFlushResult } from './sync-flush.ts';
-
-/** The signals that end a process by default and that supervisors use to stop or restart. */
-export const SHUTDOWN_SIGNALS = [
-  'SIGTERM',
-  'SIGINT',
-  'SIGHUP',
-  'SIGUSR2',
-] as const satisfies readonly NodeJS.Signals[];
+import { SHUTDOWN_SIGNALS } from '../config/vars.ts';
 
 type Outcome = 'done' | 'timeout';
 

@@ -3,7 +3,7 @@
 // has prometheus: in an exporting process after its SDK started, in a primary at its first fork.
 import type { PrometheusConfig } from '../config/types.ts';
 import { startPeerEndpoint, type PeerEndpoint } from './peer-endpoint.ts';
-import type { PrometheusSource } from './pull-reader.ts';
+import type { PrometheusSource } from '../sdk/prometheus-reader.ts';
 import { answerCollectRequests } from './worker-answer.ts';
 
 import {
