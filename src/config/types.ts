@@ -1,7 +1,6 @@
 // The shape of otel-forksafe's configuration (ForksafeConfig) and its parts. Types only: every
 // area imports them, and importing them loads nothing.
 import type { LogLevelName } from '../diag.ts';
-import type { Pm2Process } from '../identity/pm2.ts';
 
 /** A telemetry signal. */
 export type Signal = 'traces' | 'metrics' | 'logs';
@@ -111,4 +110,18 @@ export interface ForksafeConfig {
   readonly pm2: Pm2Process | undefined;
   /** One sentence per bad value: the variable, the value, what was used instead. */
   readonly problems: readonly string[];
+}
+
+/** What a pm2 app process knows about itself at preload time. */
+export interface Pm2Process {
+  /** The app's name in pm2. */
+  readonly name: string;
+  /** pm2's process id (`pm_id`); it stays the same across `pm2 reload` and restarts. */
+  readonly pmId: number;
+  /** The instance number (NODE_APP_INSTANCE, or the app's `instance_var`): 0..instances-1. */
+  readonly instance: number;
+  /** PM2_HOME of the daemon, to tell two pm2 installations on one host apart. */
+  readonly home: string;
+  /** pm2's `kill_timeout`: how long pm2 waits after SIGINT before SIGKILL (default 1600). */
+  readonly killTimeoutMillis?: number;
 }

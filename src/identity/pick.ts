@@ -1,7 +1,6 @@
 // Which identity a process that exports gets: a pm2 instance's, a cluster worker's or a
 // standalone app's. Called by the preload once the role is known (src/preload/).
-import type { WorkerMarker } from '../config/types.ts';
-import type { Pm2Process } from './pm2.ts';
+import type { Pm2Process, WorkerMarker } from '../config/types.ts';
 import { pm2Identity } from './pm2.ts';
 import {
   standaloneIdentity,
