@@ -8,7 +8,7 @@
 // - dist/src/otel-deps.bundle.cjs: the four packages every instrumentation shares (API, core,
 //   instrumentation base, semantic conventions), which a worker puts in require.cache
 //   under their own file names (src/shared-deps.ts): ~110 files, read in ~25 ms instead of ~65.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
@@ -121,10 +121,45 @@ const builtinImportPlugin = {
 
 // Dev note: an ES import of a built-in module builds its namespace by reading every export,
 // which runs Node's lazy getters: `node:fs` loads fs/promises (with readline and the REPL
-// history), `node:util` its diff and argument parser, `node:module` the source-map support,
-// a few ms in every process for nothing. In the preload bundle these three are taken with
-// process.getBuiltinModule as CommonJS, whose properties are read only where they are used.
+// history), `node:util` its diff and argument parser (and stderr with it), `node:module` the
+// source-map support: ~11 ms in every process for nothing. In the preload bundle these three
+// are small ES modules over process.getBuiltinModule that read only the names our sources
+// import (found by reading their import statements), so no other getter ever runs.
 const LAZY_GETTER_BUILTINS = /^node:(?:fs|util|module)$/;
+function importedNames(builtin) {
+  const names = new Set();
+  const walk = dir => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (/\.c?ts$/.test(entry.name)) scan(readFileSync(path, 'utf8'));
+    }
+  };
+  const scan = source => {
+    const from = new RegExp(
+      `^import\\s+(type\\s+)?([^;]*?)\\s+from\\s+'${builtin}';`,
+      'gms'
+    );
+    for (const [, typeOnly, clause] of source.matchAll(from)) {
+      if (typeOnly) continue;
+      const ns = /\*\s+as\s+(\w+)/.exec(clause);
+      if (ns) {
+        const use = new RegExp(`\\b${ns[1]}\\.(\\w+)`, 'g');
+        for (const [, name] of source.matchAll(use)) names.add(name);
+      }
+      const named = /\{([^}]*)\}/.exec(clause);
+      for (const part of named ? named[1].split(',') : []) {
+        const name = part
+          .trim()
+          .split(/\s+as\s+/)[0]
+          .trim();
+        if (name !== '' && !name.startsWith('type ')) names.add(name);
+      }
+    }
+  };
+  walk(join(ROOT, 'src'));
+  return [...names].sort();
+}
 const builtinByGetterPlugin = {
   name: 'builtin-by-getBuiltinModule',
   setup(b) {
@@ -134,7 +169,11 @@ const builtinByGetterPlugin = {
     }));
     b.onLoad({ filter: /.*/, namespace: 'builtin' }, args => ({
       loader: 'js',
-      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+      contents: [
+        `const m = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+        'export default m;',
+        ...importedNames(args.path).map(n => `export const ${n} = m.${n};`),
+      ].join('\n'),
     }));
   },
 };

@@ -26,12 +26,9 @@ type SyncLoadHook = (
   nextLoad: SyncNextLoad
 ) => LoadResult;
 // Dev note: `registerHooks` is read at run time (not a named import) so that this module
-// still links on a Node without it; the preload never runs there (src/node-support.ts).
-const registerHooks = (
-  nodeModule as unknown as {
-    registerHooks?: (hooks: { load: SyncLoadHook }) => unknown;
-  }
-).registerHooks;
+// still links on a Node without it; the preload never runs there (src/node-support.cts).
+const registerHooks = nodeModule.registerHooks as
+  ((hooks: { load: SyncLoadHook }) => unknown) | undefined;
 
 // import-in-the-middle, resolved from @opentelemetry/instrumentation so that the hooks and the
 // instrumentations share one copy.

@@ -154,7 +154,7 @@ export function installLoadHook(handlers: LoadHandlers): () => void {
   // Dev note: the preload runs only where module.registerHooks exists (Node >= 22.15,
   // src/node-support.cts); there is no fallback shim on Module._load.
   return registerResolveHook(
-    (nodeModule as unknown as { registerHooks: RegisterHooks }).registerHooks,
+    nodeModule.registerHooks as RegisterHooks,
     handlers
   );
 }
@@ -171,9 +171,7 @@ export function watchBuiltins(
   names: readonly string[],
   onFirst: (name: string) => void
 ): void {
-  const registerHooks = (
-    nodeModule as unknown as { registerHooks: RegisterHooks }
-  ).registerHooks;
+  const registerHooks = nodeModule.registerHooks as RegisterHooks;
   const waiting = new Set(names.map(name => `node:${name}`));
   const hook: ResolveHook = (specifier, context, nextResolve) => {
     const result = nextResolve(specifier, context);
@@ -189,16 +187,11 @@ export function watchBuiltins(
 
 /**
  * Calls `run()` once, right before the first resolution of a specifier that starts with
- * `prefix` (by require or import), so that it can fill the module cache in time. Without
- * module.registerHooks, `run()` is called at once. `run` must not throw.
+ * `prefix` (by require or import), so that it can fill the module cache in time. `run` must
+ * not throw.
  */
 export function beforeFirstResolve(prefix: string, run: () => void): void {
-  const registerHooks = (nodeModule as { registerHooks?: RegisterHooks })
-    .registerHooks;
-  if (typeof registerHooks !== 'function') {
-    run();
-    return;
-  }
+  const registerHooks = nodeModule.registerHooks as RegisterHooks;
   let pending = true;
   const hook: ResolveHook = (specifier, context, nextResolve) => {
     if (pending && specifier.startsWith(prefix)) {
