@@ -59,7 +59,7 @@ const OUT =
     ? join(ROOT, '.tmp', 'bench-short.json')
     : join(ROOT, 'bench', 'results.json'));
 
-// Our V8 code cache (src/code-cache.ts) lives here during a run: emptied at the start, filled
+// Our V8 code cache (src/loading/code-cache.ts) lives here during a run: emptied at the start, filled
 // by a warm-up run, so every measured start of ours is a warm one, as in a service that has
 // started before. Cold starts (no cache) are measured too, in rows of their own.
 const CODE_CACHE = join(ROOT, '.tmp', 'bench-code-cache');

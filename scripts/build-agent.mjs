@@ -123,10 +123,14 @@ const forksafe = join(OUT, 'forksafe');
 mkdirSync(join(forksafe, 'src'), { recursive: true });
 for (const file of ['register.js', 'register.cjs'])
   cpSync(join(DIST, file), join(forksafe, file));
-for (const entry of readdirSync(join(DIST, 'src'), { withFileTypes: true })) {
-  if (!entry.isFile() || DROP_FILE.test(entry.name)) continue;
-  cpSync(join(DIST, 'src', entry.name), join(forksafe, 'src', entry.name));
-}
+cpSync(join(DIST, 'src'), join(forksafe, 'src'), {
+  recursive: true,
+  filter: path => {
+    const rel = relative(join(DIST, 'src'), path);
+    if (rel === 'cli') return false;
+    return rel === '' || statSync(path).isDirectory() || !DROP_FILE.test(path);
+  },
+});
 writeFileSync(
   join(forksafe, 'package.json'),
   `${JSON.stringify({ name: 'otel-forksafe', version: pkg.version, type: 'module' }, null, 2)}\n`

@@ -1,17 +1,20 @@
-// Build step (after tsc), four bundles (the fourth, dist/src/prometheus.bundle.cjs, is the
-// Prometheus scrape endpoint, see below):
-// - dist/src/preload.js: src/preload.ts and the modules it imports, in place of tsc's output
-//   of the same name (ES module, every package external). What every process loads.
-// - dist/src/sdk.bundle.cjs: the SDK path, src/sdk.ts with @opentelemetry/sdk-node and the
-//   exporters, which bootstrap.ts requires in processes that export. One CommonJS file loads
-//   in about half the time of the ~700 small ones it is made of.
-// - dist/src/otel-deps.bundle.cjs: the four packages every instrumentation shares (API, core,
-//   instrumentation base, semantic conventions), which a worker puts in require.cache
-//   under their own file names (src/shared-deps.ts): ~110 files, read in ~25 ms instead of ~65.
-import { readFileSync } from 'node:fs';
+// Build step (after tsc): the entry file of each folder that loads as one unit becomes one
+// bundle, written beside tsc's output of that folder (nothing in src/ is edited):
+// - dist/src/preload/start.js: src/preload/start.ts and what it imports, in place of tsc's
+//   output of the same name (ES module, every package external). What every process loads.
+// - dist/src/sdk/sdk.bundle.cjs: src/sdk/start.ts with @opentelemetry/sdk-node and the
+//   exporters, which src/preload/load.ts requires in processes that export. One CommonJS file
+//   loads in about half the time of the ~700 small ones it is made of.
+// - dist/src/loading/otel-deps.bundle.cjs: the four packages every instrumentation shares (API,
+//   core, instrumentation base, semantic conventions), which a worker puts in require.cache
+//   under their own file names (src/loading/shared-deps.ts): ~110 files, read in ~25 ms
+//   instead of ~65.
+// - dist/src/prometheus/prometheus.bundle.cjs: the Prometheus scrape endpoint (see below).
+// src/diag.ts and src/version.ts stay outside all four (one instance per process).
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -72,7 +75,7 @@ module.exports = new Proxy({}, {
   },
 };
 
-// Dev note: the OpenTelemetry packages are dual ESM/CommonJS since SDK 3. sdk.ts imports them
+// Dev note: the OpenTelemetry packages are dual ESM/CommonJS since SDK 3. src/sdk/ imports them
 // with `import`, which would make esbuild take their ES module flavour, and its ESM-to-CJS
 // interop (__toESM) copies every property of what a module imports: that evaluated each lazy
 // stand-in below at load, i.e. every exporter and the YAML parser. Taking the CommonJS flavour
@@ -95,28 +98,7 @@ const commonJsFlavourPlugin = {
   },
 };
 
-// Dev note: sdk.ts makes `require` with createRequire for the plain ES build; in the bundle
-// that line goes, so its literal require() calls are resolved at build time instead.
-const CREATE_REQUIRE = 'const require = createRequire(import.meta.url);';
-const freeRequirePlugin = {
-  name: 'sdk-free-require',
-  setup(b) {
-    // src/prometheus/pull-reader.ts requires the Prometheus serializer the same way.
-    b.onLoad(
-      {
-        filter: /[\\/]src[\\/](sdk[\\/]start|prometheus[\\/]pull-reader)\.ts$/,
-      },
-      async args => {
-        const source = await readFile(args.path, 'utf8');
-        if (!source.includes(CREATE_REQUIRE))
-          throw new Error(`${args.path}: expected "${CREATE_REQUIRE}"`);
-        return { loader: 'ts', contents: source.replace(CREATE_REQUIRE, '') };
-      }
-    );
-  },
-};
-
-// Dev note: the two CommonJS bundles run through vm.Script (src/code-cache.ts), where import()
+// Dev note: the two CommonJS bundles run through vm.Script (src/loading/code-cache.ts), where import()
 // has no loader unless an experimental option (which prints a warning) is given. Their only
 // dynamic imports are otlp-exporter-base's import('http') / import('https'): they become
 // require(), which gives the same module a tick earlier. checkNoDynamicImport() keeps it so.
@@ -142,10 +124,45 @@ const builtinImportPlugin = {
 
 // Dev note: an ES import of a built-in module builds its namespace by reading every export,
 // which runs Node's lazy getters: `node:fs` loads fs/promises (with readline and the REPL
-// history), `node:util` its diff and argument parser, `node:module` the source-map support,
-// a few ms in every process for nothing. In the preload bundle these three are taken with
-// process.getBuiltinModule as CommonJS, whose properties are read only where they are used.
+// history), `node:util` its diff and argument parser (and stderr with it), `node:module` the
+// source-map support: ~11 ms in every process for nothing. In the preload bundle these three
+// are small ES modules over process.getBuiltinModule that read only the names our sources
+// import (found by reading their import statements), so no other getter ever runs.
 const LAZY_GETTER_BUILTINS = /^node:(?:fs|util|module)$/;
+function importedNames(builtin) {
+  const names = new Set();
+  const walk = dir => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (/\.c?ts$/.test(entry.name)) scan(readFileSync(path, 'utf8'));
+    }
+  };
+  const scan = source => {
+    const from = new RegExp(
+      `^import\\s+(type\\s+)?([^;]*?)\\s+from\\s+'${builtin}';`,
+      'gms'
+    );
+    for (const [, typeOnly, clause] of source.matchAll(from)) {
+      if (typeOnly) continue;
+      const ns = /\*\s+as\s+(\w+)/.exec(clause);
+      if (ns) {
+        const use = new RegExp(`\\b${ns[1]}\\.(\\w+)`, 'g');
+        for (const [, name] of source.matchAll(use)) names.add(name);
+      }
+      const named = /\{([^}]*)\}/.exec(clause);
+      for (const part of named ? named[1].split(',') : []) {
+        const name = part
+          .trim()
+          .split(/\s+as\s+/)[0]
+          .trim();
+        if (name !== '' && !name.startsWith('type ')) names.add(name);
+      }
+    }
+  };
+  walk(join(ROOT, 'src'));
+  return [...names].sort();
+}
 const builtinByGetterPlugin = {
   name: 'builtin-by-getBuiltinModule',
   setup(b) {
@@ -155,8 +172,35 @@ const builtinByGetterPlugin = {
     }));
     b.onLoad({ filter: /.*/, namespace: 'builtin' }, args => ({
       loader: 'js',
-      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+      contents: [
+        `const m = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+        'export default m;',
+        ...importedNames(args.path).map(n => `export const ${n} = m.${n};`),
+      ].join('\n'),
     }));
+  },
+};
+
+// Dev note: modules that hold process-wide state, or that more than one bundle uses, stay
+// outside every bundle and are loaded from their own file (tsc's output beside the bundles),
+// so that each is one instance per process: src/diag.ts (level, role, what was already
+// said) and src/version.ts. The CommonJS bundles get them with require(esm).
+const SHARED_SOURCES = /[\\/]src[\\/](diag|version)\.ts$/;
+const sharedSourcesPlugin = {
+  name: 'shared-sources-outside',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\/.*\.ts$/ }, args => {
+      const file = join(args.resolveDir, args.path);
+      if (!SHARED_SOURCES.test(file)) return undefined;
+      const outDir = dirname(b.initialOptions.outfile);
+      const built = join(ROOT, 'dist', relative(ROOT, file)).replace(
+        /\.ts$/,
+        '.js'
+      );
+      let path = relative(outDir, built);
+      if (!path.startsWith('.')) path = `./${path}`;
+      return { path, external: true };
+    });
   },
 };
 
@@ -164,7 +208,7 @@ function checkNoDynamicImport(file) {
   const at = readFileSync(file, 'utf8').search(/(^|[^\w$.])import\(/);
   if (at >= 0)
     throw new Error(
-      `${file}: a dynamic import() at offset ${at} would fail under vm.Script (src/code-cache.ts)`
+      `${file}: a dynamic import() at offset ${at} would fail under vm.Script (src/loading/code-cache.ts)`
     );
 }
 
@@ -177,23 +221,23 @@ await build({
   format: 'esm',
   target: 'node20',
   packages: 'external',
-  plugins: [builtinByGetterPlugin],
+  plugins: [sharedSourcesPlugin, builtinByGetterPlugin],
   sourcemap: true,
   logLevel: 'warning',
 });
 
 await build({
   entryPoints: [join(ROOT, 'src', 'sdk', 'start.ts')],
-  outfile: join(ROOT, 'dist', 'src', 'sdk', 'start.bundle.cjs'),
+  outfile: join(ROOT, 'dist', 'src', 'sdk', 'sdk.bundle.cjs'),
   bundle: true,
   platform: 'node',
   format: 'cjs',
   target: 'node20',
   external: EXTERNAL,
   plugins: [
+    sharedSourcesPlugin,
     commonJsFlavourPlugin,
     lazyPlugin,
-    freeRequirePlugin,
     builtinImportPlugin,
   ],
   // import.meta.url has no meaning in CommonJS: give it the bundle's own URL.
@@ -208,7 +252,7 @@ await build({
   logLevel: 'warning',
 });
 
-// The packages a worker serves from one file (src/shared-deps.ts lists the same names). Their
+// The packages a worker serves from one file (src/loading/shared-deps.ts lists the same names). Their
 // versions are recorded, so that a different installed copy is never replaced by this one.
 const SHARED = [
   '@opentelemetry/api',
@@ -274,17 +318,18 @@ ${SHARED.map(n => `    ${JSON.stringify(n)}: require(${JSON.stringify(n)}),`).jo
 // loader's work for require(esm) of the separate files (~7 MB of the primary's RSS, measured).
 await build({
   entryPoints: [join(ROOT, 'src', 'prometheus', 'start.ts')],
-  outfile: join(ROOT, 'dist', 'src', 'prometheus', 'start.bundle.cjs'),
+  outfile: join(ROOT, 'dist', 'src', 'prometheus', 'prometheus.bundle.cjs'),
   bundle: true,
   platform: 'node',
   format: 'cjs',
   target: 'node20',
   packages: 'external',
+  plugins: [sharedSourcesPlugin],
   sourcemap: true,
   logLevel: 'warning',
 });
 
-checkNoDynamicImport(join(ROOT, 'dist', 'src', 'sdk', 'start.bundle.cjs'));
+checkNoDynamicImport(join(ROOT, 'dist', 'src', 'sdk', 'sdk.bundle.cjs'));
 checkNoDynamicImport(
   join(ROOT, 'dist', 'src', 'loading', 'otel-deps.bundle.cjs')
 );

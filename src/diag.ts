@@ -24,12 +24,9 @@ interface DiagState {
   write: (line: string) => void;
 }
 
-// Dev note: the state lives on globalThis, so that the copy of this module inside the SDK
-// bundle (dist/src/sdk.bundle.cjs) and the preload's copy print with one level, one role and
-// one memory of what was already said.
-const STATE_SLOT = Symbol.for('otel-forksafe.diag');
-type GlobalWithDiag = typeof globalThis & { [STATE_SLOT]?: DiagState };
-const state: DiagState = ((globalThis as GlobalWithDiag)[STATE_SLOT] ??= {
+// Dev note: one instance per process: our bundles (preload, SDK, Prometheus) all load this
+// module from its own file (scripts/bundle.mjs keeps it outside them).
+const state: DiagState = {
   level: 'warn',
   role: 'starting',
   seen: new Set(),
@@ -37,7 +34,7 @@ const state: DiagState = ((globalThis as GlobalWithDiag)[STATE_SLOT] ??= {
   write: line => {
     process.stderr.write(line);
   },
-});
+};
 
 /** Sets the threshold (from OTEL_LOG_LEVEL) and, for tests, where lines go. */
 export function configureDiag(options: {
@@ -198,7 +195,7 @@ export function createDiagBridge(): DiagLogger {
         return;
       }
       // The OTLP exporters re-read the OTEL_EXPORTER_OTLP_* variables and warn about bad
-      // ones with a "Configuration:" prefix; config.ts has already reported those once.
+      // ones with a "Configuration:" prefix; src/config/ has already reported those once.
       if (
         level === 'warn' &&
         text.startsWith('Configuration:') &&

@@ -1,12 +1,13 @@
 // Public programmatic API: the pure pieces other tools may want (config reading, role
 // classification, NODE_OPTIONS handling). The preload itself is `otel-forksafe/register`.
-export { readConfig, parseKeyValueList } from './config/read-config.ts';
+export { readConfig } from './config/read-config.ts';
+export { parseKeyValueList } from './config/env-reader.ts';
 export type {
   ForksafeConfig,
   OtlpSignalConfig,
   Signal,
   OtlpProtocol,
-} from './config/read-config.ts';
+} from './config/types.ts';
 export { classifyProcess, toolNamesOf } from './preload/classify.ts';
 export type { ProcessRole, RoleFacts } from './preload/classify.ts';
 export {

@@ -2,7 +2,7 @@
 // signal, plus the launcher's own options; parsing halts at the first positional so every
 // argument of the wrapped command reaches it untouched.
 import type { Argv } from 'yargs';
-import { CONFIG_VARS } from '../config/read-config.ts';
+import { CONFIG_VARS } from '../config/vars.ts';
 
 /** A flag that sets one OTEL_* variable for the child. */
 export interface EnvFlag {

@@ -8,7 +8,8 @@ import type {
   ForksafeConfig,
   OtlpSignalConfig,
   Signal,
-} from '../config/read-config.ts';
+} from '../config/types.ts';
+import { SIGNALS } from '../config/vars.ts';
 import { OTLP_GRPC_PATHS, otlpInsecure } from '../otlp/endpoint.ts';
 import { encodeRequest, type OtlpJson } from '../otlp/codec.ts';
 import { networkFailure, type OtlpFailure } from '../otlp/failure.ts';
@@ -25,8 +26,6 @@ export interface DoctorResult {
   readonly status: 'ok' | 'failed' | 'skipped';
   readonly message: string;
 }
-
-const SIGNALS: readonly Signal[] = ['traces', 'metrics', 'logs'];
 
 /** A failure with a sentence meant for the user. */
 class DoctorError extends Error {}

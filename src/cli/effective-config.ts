@@ -3,13 +3,12 @@
 // Pure: takes the environment and the flags' variables, never reads process.env itself.
 import {
   CONFIG_VARS,
-  parseKeyValueList,
-  readConfig,
   SDK_HANDLED_VARS,
   WORKER_MARKER_VARS,
-  type ForksafeConfig,
-  type Signal,
-} from '../config/read-config.ts';
+} from '../config/vars.ts';
+import { parseKeyValueList } from '../config/env-reader.ts';
+import { readConfig } from '../config/read-config.ts';
+import { type ForksafeConfig, type Signal } from '../config/types.ts';
 import { flagOf } from './args.ts';
 import { suggestName } from './suggest.ts';
 

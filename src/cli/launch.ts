@@ -2,51 +2,23 @@
 // inherits stdio, relays signals, and returns the child's status (128+n when it died of signal n).
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { isAbsolute } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { SHUTDOWN_SIGNALS } from '../config/vars.ts';
 import { appendImportToNodeOptions } from '../patches/node-options.ts';
+import { createPreloadMatcher } from '../patches/preload-matcher.ts';
 
 /** The file URL of the preload, resolved from this file's own location (dist/src/cli). */
 export const PRELOAD_URL = new URL('../../register.js', import.meta.url).href;
-
-const RELAYED: readonly NodeJS.Signals[] = [
-  'SIGINT',
-  'SIGTERM',
-  'SIGHUP',
-  'SIGUSR2',
-];
 
 /** Prints one `otel-launch:` line on stderr. */
 export function printError(message: string): void {
   process.stderr.write(`otel-launch: ${message}\n`);
 }
 
-/** Our two doors, as paths: register.js (--import) and register.cjs (--require). */
-const PRELOAD_PATHS = new Set([
-  fileURLToPath(PRELOAD_URL),
-  fileURLToPath(PRELOAD_URL).replace(/\.js$/, '.cjs'),
-]);
-
 /**
  * True when an --import/--require specifier already loads otel-forksafe: the package name, or
- * this copy's register file by URL or path. Another copy of the package elsewhere on disk is
- * not recognised; the preload's own double-load guard then keeps one SDK per process.
+ * this copy's register file (src/patches/preload-matcher.ts).
  */
-export function isOurPreload(specifier: string): boolean {
-  if (specifier === 'otel-forksafe/register' || specifier === PRELOAD_URL) {
-    return true;
-  }
-  try {
-    const path = specifier.startsWith('file:')
-      ? fileURLToPath(specifier)
-      : isAbsolute(specifier)
-        ? specifier
-        : undefined;
-    return path !== undefined && PRELOAD_PATHS.has(path);
-  } catch {
-    return false;
-  }
-}
+export const isOurPreload = createPreloadMatcher(PRELOAD_URL);
 
 /**
  * The child's environment: a copy of `env` with `overrides` on top, whose NODE_OPTIONS gains
@@ -91,9 +63,9 @@ export function launch(
     const relay = (signal: NodeJS.Signals): void => {
       child.kill(signal);
     };
-    for (const signal of RELAYED) process.on(signal, relay);
+    for (const signal of SHUTDOWN_SIGNALS) process.on(signal, relay);
     const cleanup = (): void => {
-      for (const signal of RELAYED) process.off(signal, relay);
+      for (const signal of SHUTDOWN_SIGNALS) process.off(signal, relay);
     };
     child.on('error', (err: NodeJS.ErrnoException) => {
       cleanup();

@@ -1,7 +1,7 @@
 // `otel-launch doctor` for OTEL_METRICS_EXPORTER=prometheus: scrapes the one endpoint once and
 // lists the processes it saw (from their target_info series). Loaded by doctor.ts only then.
 import { request } from 'node:http';
-import type { PrometheusConfig } from '../config/read-config.ts';
+import type { PrometheusConfig } from '../config/types.ts';
 
 /** The doctor's verdict on the endpoint. */
 export interface PrometheusCheck {

@@ -3,7 +3,8 @@
 // Dev note: the launcher never loads the SDK. --local and doctor load protobufjs (and grpc-js
 // for --local) on demand, so a plain `otel-launch node app.js` stays quick to start.
 import { createRequire } from 'node:module';
-import { readConfig, type Signal } from '../config/read-config.ts';
+import { readConfig } from '../config/read-config.ts';
+import { SIGNALS } from '../config/vars.ts';
 import type { NodeSupport } from '../node-support.cts';
 import { VERSION } from '../version.ts';
 import {
@@ -22,7 +23,6 @@ import { suggestName } from './suggest.ts';
 
 const USAGE =
   'usage: otel-launch [flags] [--] <command> [args…]; otel-launch --help lists the flags';
-const SIGNALS: readonly Signal[] = ['traces', 'metrics', 'logs'];
 
 function usageError(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);

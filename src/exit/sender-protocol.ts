@@ -1,4 +1,4 @@
-// What the main thread (sync-flush.ts) and the exit-time sender thread (exit-sender.ts) share:
+// What the main thread (sync-flush.ts) and the exit-time sender thread (sender-thread.ts) share:
 // the request shape, the thread's data and the shared flag's slots. No runtime imports: the SDK
 // bundle includes this file, and the sender's node:http2/node:https stay out of every start.
 import type { MessagePort } from 'node:worker_threads';
@@ -21,7 +21,7 @@ export interface ExitRequest {
 }
 
 export interface ExitSenderData {
-  /** Marks the thread's data as ours: exit-sender.js acts only in a thread started with it. */
+  /** Marks the thread's data as ours: sender-thread.js acts only in a thread started with it. */
   readonly otelForksafeExitSender: true;
   /** Int32Array view: [0] done flag, [1] requests that succeeded, [2] requests that failed. */
   readonly flag: SharedArrayBuffer;

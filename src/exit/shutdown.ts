@@ -12,13 +12,13 @@
 //
 // Every wait is bounded by OTEL_FORKSAFE_SHUTDOWN_TIMEOUT_MS, measured from the moment the
 // process started to end: a dead or black-holed collector costs at most that, once. While the
-// process runs, nothing of ours holds its event loop (otlp-transport.ts, detached-exporter.ts),
+// process runs, nothing of ours holds its event loop (src/otlp/transport.ts, detached-exporter.ts),
 // so its natural end comes when the app is done, not when our exports are. What could not be
 // delivered is said in one line at the very end: `N spans, M metric points not delivered: …`.
 // Our listeners are hidden from process.listenerCount() and friends (hidden-listeners.ts), and
 // the signal listener runs before the app's, so it sees whether the app has a handler of its
 // own before any `once` handler removes itself.
-import type { ForksafeConfig } from '../config/read-config.ts';
+import type { ForksafeConfig } from '../config/types.ts';
 import { log } from '../diag.ts';
 import {
   addHiddenListener,
@@ -27,14 +27,7 @@ import {
 } from '../patches/hidden-listeners.ts';
 import type { SdkHandle, TelemetryCounts } from '../sdk/start.ts';
 import type { SyncFlushResult } from './sync-flush.ts';
-
-/** The signals that end a process by default and that supervisors use to stop or restart. */
-export const SHUTDOWN_SIGNALS = [
-  'SIGTERM',
-  'SIGINT',
-  'SIGHUP',
-  'SIGUSR2',
-] as const satisfies readonly NodeJS.Signals[];
+import { SHUTDOWN_SIGNALS } from '../config/vars.ts';
 
 type Outcome = 'done' | 'timeout';
 
@@ -86,7 +79,7 @@ export function installShutdown(
   };
 
   // Runs `work` at most until the deadline. `keepAlive` holds the event loop open until then
-  // (our own sockets and timers never do, see otlp-transport.ts). When the bound is up, every
+  // (our own sockets and timers never do, see src/otlp/transport.ts). When the bound is up, every
   // export still in flight is cancelled: nothing of ours outlives it.
   const bounded = (
     work: () => Promise<void>,

@@ -3,7 +3,7 @@
 // worker makes when its primary dies). It gathers the spans and log records the batch
 // processors have not exported yet, the batches whose export is still in flight, and one
 // collection of every metric reader; serialises them as OTLP; and hands them to a thread
-// (exit-sender.ts) while the main thread blocks in Atomics.wait, bounded by a timeout.
+// (sender-thread.ts) while the main thread blocks in Atomics.wait, bounded by a timeout.
 //
 // Dev note: spans and log records are tracked in a ledger of our own (what the batch processor
 // was given minus what its exporter reported on), so no private field of the processors is
@@ -23,24 +23,16 @@ import {
   ProtobufMetricsSerializer,
   ProtobufTraceSerializer,
 } from '@opentelemetry/otlp-transformer';
-import { TraceFlags, type Context } from '@opentelemetry/api';
-import type {
-  LogRecordProcessor,
-  ReadableLogRecord,
-  ReadWriteLogRecord,
-} from '@opentelemetry/sdk-logs';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type {
   MetricData,
   ResourceMetrics,
   ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
-import type {
-  ReadableSpan,
-  Span,
-  SpanProcessor,
-} from '@opentelemetry/sdk-trace';
-import type { OtlpSignalConfig, Signal } from '../config/read-config.ts';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { OtlpSignalConfig, Signal } from '../config/types.ts';
 import { log } from '../diag.ts';
+import type { Ledger } from './ledger.ts';
 import {
   FLAG,
   type ExitRequest,
@@ -48,135 +40,6 @@ import {
 } from './sender-protocol.ts';
 import { OTLP_GRPC_PATHS, otlpInsecure } from '../otlp/endpoint.ts';
 import { readTlsFiles } from '../otlp/tls.ts';
-
-/** An exporter as the batch processors see it. */
-interface BatchExporter<T> {
-  export(
-    items: T[],
-    done: (result: { code: number; error?: Error }) => void
-  ): void;
-  shutdown(): Promise<void>;
-  forceFlush?(): Promise<void>;
-}
-
-/**
- * The items a batch processor was given whose export has not completed yet: queued, held
- * back, or in flight. Items leave when the exporter reports on them, success or failure.
- * Bounded: past `capacity` the oldest entries go (the batch processor itself drops items past
- * its queue size; those would otherwise stay here forever).
- */
-export class Ledger<T> {
-  readonly #items = new Set<T>();
-  readonly #capacity: number;
-
-  constructor(capacity: number) {
-    this.#capacity = Math.max(1, capacity);
-  }
-
-  add(item: T): void {
-    if (this.#items.size >= this.#capacity) {
-      const oldest = this.#items.values().next();
-      if (oldest.done !== true) this.#items.delete(oldest.value);
-    }
-    this.#items.add(item);
-  }
-
-  settle(items: readonly T[]): void {
-    for (const item of items) this.#items.delete(item);
-  }
-
-  pending(): T[] {
-    return [...this.#items];
-  }
-
-  /** How many items are pending. */
-  get size(): number {
-    return this.#items.size;
-  }
-}
-
-/** Wraps an exporter so that every batch it reports on leaves the ledger. */
-export class LedgerExporter<T> implements BatchExporter<T> {
-  readonly #inner: BatchExporter<T>;
-  readonly #ledger: Ledger<T>;
-
-  constructor(inner: BatchExporter<T>, ledger: Ledger<T>) {
-    this.#inner = inner;
-    this.#ledger = ledger;
-  }
-
-  export(
-    items: T[],
-    done: (result: { code: number; error?: Error }) => void
-  ): void {
-    this.#inner.export(items, result => {
-      this.#ledger.settle(items);
-      done(result);
-    });
-  }
-
-  shutdown(): Promise<void> {
-    return this.#inner.shutdown();
-  }
-
-  forceFlush(): Promise<void> {
-    return this.#inner.forceFlush?.() ?? Promise.resolve();
-  }
-}
-
-/** Puts every sampled span that reaches the batch processor in the ledger first. */
-export class LedgerSpanProcessor implements SpanProcessor {
-  readonly #inner: SpanProcessor;
-  readonly #ledger: Ledger<ReadableSpan>;
-
-  constructor(inner: SpanProcessor, ledger: Ledger<ReadableSpan>) {
-    this.#inner = inner;
-    this.#ledger = ledger;
-  }
-
-  onStart(span: Span, parentContext: Context): void {
-    this.#inner.onStart(span, parentContext);
-  }
-
-  onEnd(span: ReadableSpan): void {
-    // The batch processor keeps sampled spans only; so does the ledger.
-    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0)
-      this.#ledger.add(span);
-    this.#inner.onEnd(span);
-  }
-
-  forceFlush(): Promise<void> {
-    return this.#inner.forceFlush();
-  }
-
-  shutdown(): Promise<void> {
-    return this.#inner.shutdown();
-  }
-}
-
-/** Puts every log record that reaches the batch processor in the ledger first. */
-export class LedgerLogRecordProcessor implements LogRecordProcessor {
-  readonly #inner: LogRecordProcessor;
-  readonly #ledger: Ledger<ReadableLogRecord>;
-
-  constructor(inner: LogRecordProcessor, ledger: Ledger<ReadableLogRecord>) {
-    this.#inner = inner;
-    this.#ledger = ledger;
-  }
-
-  onEmit(logRecord: ReadWriteLogRecord, context?: Context): void {
-    this.#ledger.add(logRecord);
-    this.#inner.onEmit(logRecord, context);
-  }
-
-  forceFlush(): Promise<void> {
-    return this.#inner.forceFlush();
-  }
-
-  shutdown(): Promise<void> {
-    return this.#inner.shutdown();
-  }
-}
 
 /** A ledger and where its items go. */
 export interface LedgerSource<T> {

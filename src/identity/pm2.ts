@@ -11,23 +11,10 @@ import {
 } from './process-identity.ts';
 import type { ProcessIdentity } from './process-identity.ts';
 import { uuidFromHex } from './random-id.ts';
+import type { Pm2Process } from '../config/types.ts';
 
 /** Attribute carrying pm2's process id (`pm_id`, shown by `pm2 ls`). */
 export const ATTR_PM2_ID = 'nodejs.pm2.pm_id';
-
-/** What a pm2 app process knows about itself at preload time. */
-export interface Pm2Process {
-  /** The app's name in pm2. */
-  readonly name: string;
-  /** pm2's process id (`pm_id`); it stays the same across `pm2 reload` and restarts. */
-  readonly pmId: number;
-  /** The instance number (NODE_APP_INSTANCE, or the app's `instance_var`): 0..instances-1. */
-  readonly instance: number;
-  /** PM2_HOME of the daemon, to tell two pm2 installations on one host apart. */
-  readonly home: string;
-  /** pm2's `kill_timeout`: how long pm2 waits after SIGINT before SIGKILL (default 1600). */
-  readonly killTimeoutMillis?: number;
-}
 
 /**
  * Reads `pm2_env`: in cluster mode pm2's daemon hands its app container the app's pm2

@@ -1,7 +1,7 @@
 // The resource attributes that tell processes apart: service.instance.id, pid, parent pid,
 // and for cluster workers the worker id and slot.
 import { randomUuid } from './random-id.ts';
-import type { WorkerMarker } from '../config/read-config.ts';
+import type { WorkerMarker } from '../config/types.ts';
 
 /** Attribute names for the cluster worker id and slot (no semantic convention exists). */
 export const ATTR_WORKER_ID = 'nodejs.cluster.worker.id';

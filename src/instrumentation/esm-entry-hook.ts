@@ -1,6 +1,6 @@
 // Appends to the app's ES module entry one statement that tells the preload the entry has
 // finished evaluating, and puts one at the top of @opentelemetry/api's ES module entry that
-// tells it the app is loading the API (both only while the role is undecided). Used in-thread by src/esm-hooks.ts (module.registerHooks); the `load`
+// tells it the app is loading the API (both only while the role is undecided). Used in-thread by esm-hooks.ts (module.registerHooks); the `load`
 // and `initialize` exports serve the loader thread on Nodes whose sync hooks cannot be used.
 
 /** What a load hook returns (the fields we read or set). */
@@ -46,7 +46,7 @@ export function withEntryMarker(
 }
 
 // @opentelemetry/api 1.10+ is a dual package: `import` gets dist/index.mjs, which never passes
-// through the CommonJS loader where lazy-instrumentations.ts sees the API arrive.
+// through the CommonJS loader where lazy.ts sees the API arrive.
 const API_ESM_ENTRY = /\/@opentelemetry\/api\/dist\/index\.mjs$/;
 // Dev note: one line, no newline, so no line number of the API's source moves; imports are
 // hoisted, so it runs once the API's own imports have evaluated and before any importer does.

@@ -1,7 +1,7 @@
 // Registers the ES module hooks: import-in-the-middle (so instrumentations can wrap ES
 // modules, limited to the modules they hook) with our lazy-loading marker in front of it and,
 // while the role is undecided, the entry marker. In the process's own thread
-// (module.registerHooks) wherever iitm's synchronous hooks work. Called by bootstrap.ts.
+// (module.registerHooks) wherever iitm's synchronous hooks work. Called by src/preload/undecided.ts.
 import * as nodeModule from 'node:module';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -26,12 +26,9 @@ type SyncLoadHook = (
   nextLoad: SyncNextLoad
 ) => LoadResult;
 // Dev note: `registerHooks` is read at run time (not a named import) so that this module
-// still links on a Node without it; the preload never runs there (src/node-support.ts).
-const registerHooks = (
-  nodeModule as unknown as {
-    registerHooks?: (hooks: { load: SyncLoadHook }) => unknown;
-  }
-).registerHooks;
+// still links on a Node without it; the preload never runs there (src/node-support.cts).
+const registerHooks = nodeModule.registerHooks as
+  ((hooks: { load: SyncLoadHook }) => unknown) | undefined;
 
 // import-in-the-middle, resolved from @opentelemetry/instrumentation so that the hooks and the
 // instrumentations share one copy.

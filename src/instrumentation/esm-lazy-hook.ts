@@ -1,7 +1,7 @@
 // Puts one leading statement into each module wrapper import-in-the-middle generates, telling
 // the preload which module is about to be registered with iitm's hooks, so that it can
-// construct that module's instrumentation just in time (lazy-instrumentations.ts). Used
-// in-thread by src/esm-hooks.ts; `load` serves the loader thread on older 22/24 releases.
+// construct that module's instrumentation just in time (lazy.ts). Used
+// in-thread by esm-hooks.ts; `load` serves the loader thread on older 22/24 releases.
 import { sourceText, type LoadResult } from './esm-entry-hook.ts';
 
 type NextLoad = (

@@ -1,7 +1,7 @@
 // Keeps instrumentations from changing what the app's own code sees, without forking them: every
 // function an instrumentation patches is contained (its patch code may not throw into the app),
 // and the express and router instrumentations hand handlers the same `next` as `req.next`.
-// Applied by lazy-instrumentations.ts to each instrumentation right after constructing it.
+// Applied by lazy.ts to each instrumentation right after constructing it.
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { describeError, log } from '../diag.ts';
 
@@ -274,7 +274,7 @@ function containPatch(
 
 /**
  * Applies our fixes to a freshly constructed instrumentation (before it patches anything).
- * `name` is its short name (instrumentation-table.ts). Never throws.
+ * `name` is its short name (table.ts). Never throws.
  */
 export function applyInstrumentationFixes(
   name: string,

@@ -1,5 +1,5 @@
 // The module names the enabled instrumentations hook (for the ESM loader's include list).
-// Loading the instrumentations themselves is lazy-instrumentations.ts's job.
+// Loading the instrumentations themselves is lazy.ts's job.
 import { INSTRUMENTATIONS } from './table.ts';
 
 /** Module names hooked by the named instrumentations (for the ESM loader's include list). */

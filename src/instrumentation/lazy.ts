@@ -1,7 +1,7 @@
 // Loads an instrumentation package only when a module it patches is first loaded: a resolve
 // hook (load-hook.ts) for CommonJS require plus, for ES modules, a call our loader hook
 // (esm-lazy-hook.ts) puts in front of import-in-the-middle's registration.
-// Installed by bootstrap.ts in every process that may export (worker, undecided).
+// Installed by src/preload/ in every process that may export (worker, undecided).
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';

@@ -1,8 +1,7 @@
-// Sees each module the app requires before it loads, for lazy-instrumentations.ts: a resolve hook
+// Sees each module the app requires before it loads, for lazy.ts: a resolve hook
 // registered in-thread with module.registerHooks (Node 22.15+). Unlike a shim on Module._load it
 // is not on the stack while a module runs, so the stack trace of an error thrown by a loading
-// module is what it would be without us. A Module._load shim remains only for Nodes without
-// registerHooks.
+// module is what it would be without us.
 import * as nodeModule from 'node:module';
 import { realpathSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
@@ -138,7 +137,7 @@ function registerResolveHook(
     // ES imports are seen through import-in-the-middle's wrappers (esm-lazy-hook.ts).
     if (!context.conditions?.includes('require')) return result;
     if (handlers.needsApi() && isApiRequest(specifier, result.url)) {
-      // A require.resolve() of the API (shared-deps.ts makes one) loads nothing.
+      // A require.resolve() of the API (src/loading/shared-deps.ts makes one) loads nothing.
       if (isModuleLoad()) handlers.onApiRequest();
     } else handlers.beforeRequire(specifier, fileOf(context.parentURL));
     return result;
@@ -147,55 +146,23 @@ function registerResolveHook(
   return () => handle.deregister?.();
 }
 
-type Load = (request: string, parent: unknown, isMain: boolean) => unknown;
-interface ModuleWithLoad {
-  _load: Load;
-}
-
-// Nodes without module.registerHooks (before 22.15): a shim on Module._load, which shows in
-// the stack traces of errors thrown while a module loads.
-function installLoadShim(handlers: LoadHandlers): () => void {
-  const mod = nodeModule.Module as unknown as ModuleWithLoad;
-  const originalLoad = mod._load;
-  const shim: Load = function (this: unknown, request, parent, isMain) {
-    if (handlers.isActive()) {
-      if (isMain) {
-        if (handlers.needsMain()) handlers.onMainResolved();
-      } else if (handlers.needsApi() && isApiRequest(request, request)) {
-        handlers.onApiRequest();
-      } else {
-        const file = (parent as { filename?: unknown } | null | undefined)
-          ?.filename;
-        handlers.beforeRequire(
-          request,
-          typeof file === 'string' ? file : undefined
-        );
-      }
-    }
-    return originalLoad.call(this, request, parent, isMain);
-  };
-  mod._load = shim;
-  return () => {
-    if (mod._load === shim) mod._load = originalLoad;
-  };
-}
-
 /**
  * Installs the hook, once per call; returns its removal. Never throws from the hook itself
  * beyond what resolution throws without it (a missing module).
  */
 export function installLoadHook(handlers: LoadHandlers): () => void {
-  const registerHooks = (nodeModule as { registerHooks?: RegisterHooks })
-    .registerHooks;
-  return typeof registerHooks === 'function'
-    ? registerResolveHook(registerHooks, handlers)
-    : installLoadShim(handlers);
+  // Dev note: the preload runs only where module.registerHooks exists (Node >= 22.15,
+  // src/node-support.cts); there is no fallback shim on Module._load.
+  return registerResolveHook(
+    nodeModule.registerHooks as RegisterHooks,
+    handlers
+  );
 }
 
 /**
  * Calls `onFirst(name)` when the app first loads the built-in module `name` (`require` or
  * `import`, with or without `node:`), before it gets it: a patch applied then is in place for
- * the app's first use. Without module.registerHooks, `onFirst` runs at once for each name.
+ * the app's first use.
  * `onFirst` must not throw.
  */
 // Dev note: node:cluster and node:child_process cost a one-line script ~10 ms to load; most
@@ -204,12 +171,7 @@ export function watchBuiltins(
   names: readonly string[],
   onFirst: (name: string) => void
 ): void {
-  const registerHooks = (nodeModule as { registerHooks?: RegisterHooks })
-    .registerHooks;
-  if (typeof registerHooks !== 'function') {
-    for (const name of names) onFirst(name);
-    return;
-  }
+  const registerHooks = nodeModule.registerHooks as RegisterHooks;
   const waiting = new Set(names.map(name => `node:${name}`));
   const hook: ResolveHook = (specifier, context, nextResolve) => {
     const result = nextResolve(specifier, context);
@@ -225,16 +187,11 @@ export function watchBuiltins(
 
 /**
  * Calls `run()` once, right before the first resolution of a specifier that starts with
- * `prefix` (by require or import), so that it can fill the module cache in time. Without
- * module.registerHooks, `run()` is called at once. `run` must not throw.
+ * `prefix` (by require or import), so that it can fill the module cache in time. `run` must
+ * not throw.
  */
 export function beforeFirstResolve(prefix: string, run: () => void): void {
-  const registerHooks = (nodeModule as { registerHooks?: RegisterHooks })
-    .registerHooks;
-  if (typeof registerHooks !== 'function') {
-    run();
-    return;
-  }
+  const registerHooks = nodeModule.registerHooks as RegisterHooks;
   let pending = true;
   const hook: ResolveHook = (specifier, context, nextResolve) => {
     if (pending && specifier.startsWith(prefix)) {

@@ -1,6 +1,6 @@
 // The instrumentations otel-forksafe can enable: short name (as in OTEL_NODE_ENABLED_INSTRUMENTATIONS),
 // the package that implements it, its exported class, and the modules it patches. Plain data, cheap
-// to load: test/instrumentation-table.test.ts checks it against the auto-instrumentations package.
+// to load: test/instrumentation/table.test.ts checks it against the auto-instrumentations package.
 
 /** One row of the table. */
 export interface InstrumentationEntry {

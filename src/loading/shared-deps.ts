@@ -1,6 +1,6 @@
 // Serves the four OpenTelemetry packages that every instrumentation shares (API, core,
 // instrumentation base, semantic conventions) from one pre-built file. Called by
-// bootstrap.ts in a cluster worker, before any of them is loaded.
+// src/preload/dispatch.ts in a cluster worker, before any of them is loaded.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -33,7 +33,7 @@ function installedVersion(name: string, main: string): string | undefined {
 }
 
 /**
- * Loads dist/src/otel-deps.bundle.cjs (next to this module) and puts each package it holds in
+ * Loads dist/src/loading/otel-deps.bundle.cjs (next to this module) and puts each package it holds in
  * require.cache under the file name `require` resolves it to from here, when the installed
  * copy there has the version that was bundled. Every later `require` of that file (from the
  * SDK, the instrumentations or the app) then gets the bundled exports: still one instance per

@@ -3,7 +3,7 @@
 // carries. Loaded only by those, so a plain `otel-launch node app.js` never parses the schema.
 import protobuf from 'protobufjs';
 import type { Root, Type } from 'protobufjs';
-import type { Signal } from '../config/read-config.ts';
+import type { Signal } from '../config/types.ts';
 import { OTLP_PACKAGE, OTLP_PROTO } from './schema.ts';
 
 /** An export request as OTLP/JSON: lowerCamelCase keys, hex ids, int64s as strings. */

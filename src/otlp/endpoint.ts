@@ -1,7 +1,7 @@
-// Facts about an OTLP endpoint that the exporters (sdk.ts), the exit-time sender
-// (sync-flush.ts) and otel-launch doctor must agree on. Types only from config.ts, so the SDK
+// Facts about an OTLP endpoint that the exporters (src/sdk/), the exit-time sender
+// (sync-flush.ts) and otel-launch doctor must agree on. Types only from src/config/types.ts, so the SDK
 // bundle does not carry the config reader.
-import type { OtlpSignalConfig, Signal } from '../config/read-config.ts';
+import type { OtlpSignalConfig, Signal } from '../config/types.ts';
 
 /** gRPC method path of each signal's collector service (opentelemetry-proto collector/v1). */
 export const OTLP_GRPC_PATHS: Readonly<Record<Signal, string>> = {

@@ -15,7 +15,8 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import type { Signal } from '../config/read-config.ts';
+import type { Signal } from '../config/types.ts';
+import { SIGNALS } from '../config/vars.ts';
 import { camelKeys, decodeRequest, type OtlpJson } from './codec.ts';
 import { OTLP_GRPC_PATHS } from './endpoint.ts';
 
@@ -127,7 +128,7 @@ function startGrpc(
   handlers: ReceiverHandlers
 ): Promise<{ server: Server; port: number }> {
   const server = new Server();
-  for (const signal of ['traces', 'metrics', 'logs'] as const) {
+  for (const signal of SIGNALS) {
     const definition: ServiceDefinition = {
       Export: {
         path: OTLP_GRPC_PATHS[signal],

@@ -1,6 +1,6 @@
 // Wraps child_process's spawning functions so a child started inside a span continues the trace
 // (TRACEPARENT / TRACESTATE / BAGGAGE in its environment) and a Node child loads the preload.
-// Installed by bootstrap in every process that may export (worker, undecided/standalone).
+// Installed by src/preload/dispatch.ts in every process that may export (worker, undecided/standalone).
 // Ref: https://opentelemetry.io/docs/specs/otel/context/env-carriers/#process-spawning
 import type * as ChildProcessModule from 'node:child_process';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
@@ -47,7 +47,7 @@ type Env = Record<string, string | undefined>;
 type Options = { env?: Env | undefined; execArgv?: readonly string[] };
 type AnyFn = ((...args: unknown[]) => unknown) & { [PATCHED]?: true };
 
-/** What the patch needs from bootstrap. */
+/** What the patch needs from the preload. */
 export interface ChildProcessPatchOptions {
   /** `--import` value that loads this preload (the file URL of register.js). */
   readonly preloadUrl: string;

@@ -1,7 +1,7 @@
 // Wraps cluster.fork() in a process that may be a cluster primary: the first fork makes it a
 // primary, and every fork hands the worker its slot and makes sure it loads the preload.
 import type { Cluster, Worker } from 'node:cluster';
-import { WORKER_MARKER_VARS } from '../config/read-config.ts';
+import { WORKER_MARKER_VARS } from '../config/vars.ts';
 import {
   appendImportToNodeOptions,
   preloadSpecifiers,
@@ -12,7 +12,7 @@ const PATCHED = Symbol.for('otel-forksafe.cluster-fork');
 
 type ForkFn = Cluster['fork'] & { [PATCHED]?: true };
 
-/** What the patch needs from bootstrap. */
+/** What the patch needs from the preload. */
 export interface ForkPatchOptions {
   /** `--import` value that loads this preload (the file URL of register.js). */
   readonly preloadUrl: string;

@@ -2,7 +2,7 @@
 // `--import` (how the preload loads, also through NODE_OPTIONS) Node runs a CommonJS entry through
 // its ES module loader, which leaves `module.parent` undefined, and apps test it
 // (`if (!module.parent) listen()` works either way; `module.parent === null` does not).
-// Called by bootstrap.ts in the processes that run the app instrumented.
+// Called by src/preload/undecided.ts in the processes that run the app instrumented.
 import { realpathSync } from 'node:fs';
 import { Module } from 'node:module';
 import { resolve } from 'node:path';

@@ -2,6 +2,26 @@
 // process that is not a cluster worker is 'undecided' until it forks (primary) or not (standalone).
 import { basename } from 'node:path';
 
+/** Package-manager and build-tool scripts that must stay dark under NODE_OPTIONS. */
+export const DEFAULT_EXCLUDED_TOOLS: readonly string[] = [
+  // Dev note: otel-launch run inside otel-launch inherits NODE_OPTIONS with the preload; the
+  // inner launcher is a tool too, so only the app at the end of the chain exports.
+  'otel-launch',
+  'npm',
+  'npx',
+  'yarn',
+  'pnpm',
+  'pnpx',
+  'corepack',
+  'node-gyp',
+  'tsc',
+  // Supervisors: their own process stays dark, the app processes they start are instrumented
+  // (pm2's app containers are told apart in classify.ts).
+  'pm2',
+  'pm2-runtime',
+  'nodemon',
+];
+
 /** The roles of DESIGN.md; 'undecided' is the state before primary/standalone is known. */
 export type ProcessRole =
   | 'disabled'
@@ -12,7 +32,7 @@ export type ProcessRole =
   | 'standalone'
   | 'undecided';
 
-/** What classifyProcess looks at; gathered by bootstrap, passed in for testability. */
+/** What classifyProcess looks at; gathered by src/preload/dispatch.ts, passed in for testability. */
 export interface RoleFacts {
   readonly disabled: boolean;
   readonly isMainThread: boolean;

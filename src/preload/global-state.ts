@@ -22,11 +22,6 @@ const SLOT = Symbol.for('otel-forksafe');
 
 type GlobalWithSlot = typeof globalThis & { [SLOT]?: ForksafeGlobalState };
 
-/** Returns the slot if some copy of the preload already claimed this process. */
-export function getGlobalState(): ForksafeGlobalState | undefined {
-  return (globalThis as GlobalWithSlot)[SLOT];
-}
-
 /**
  * Claims the process for this copy of the preload. Returns undefined when another copy got
  * there first (the preload was given twice): the caller must then do nothing at all.

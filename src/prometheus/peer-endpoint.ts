@@ -15,8 +15,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { log } from '../diag.ts';
-import type { PrometheusConfig } from '../config/read-config.ts';
-import type { PrometheusSource } from './pull-reader.ts';
+import type { PrometheusConfig } from '../config/types.ts';
+import type { PrometheusSource } from '../sdk/prometheus-reader.ts';
 import { listenForScrapes, type Gathered } from './scrape-server.ts';
 
 /** Options of startPeerEndpoint. */

@@ -3,7 +3,7 @@
 // over the cluster IPC channel at each scrape. Loads node:http and this folder, no SDK.
 import type { Worker } from 'node:cluster';
 import { log } from '../diag.ts';
-import type { PrometheusConfig } from '../config/read-config.ts';
+import type { PrometheusConfig } from '../config/types.ts';
 import {
   isPrometheusMessage,
   PROMETHEUS_CMD,

@@ -1,9 +1,9 @@
-// Where the Prometheus endpoint work starts: bootstrap.ts requires this file (bundled with the
+// Where the Prometheus endpoint work starts: src/preload/load.ts requires this file (bundled with the
 // rest of src/prometheus/ into dist/src/prometheus.bundle.cjs) only when OTEL_METRICS_EXPORTER
 // has prometheus: in an exporting process after its SDK started, in a primary at its first fork.
-import type { PrometheusConfig } from '../config/read-config.ts';
+import type { PrometheusConfig } from '../config/types.ts';
 import { startPeerEndpoint, type PeerEndpoint } from './peer-endpoint.ts';
-import type { PrometheusSource } from './pull-reader.ts';
+import type { PrometheusSource } from '../sdk/prometheus-reader.ts';
 import { answerCollectRequests } from './worker-answer.ts';
 
 import {

@@ -7,7 +7,7 @@ import {
   PROMETHEUS_CMD,
   type PrometheusMessage,
 } from './ipc-protocol.ts';
-import type { PrometheusSource } from './pull-reader.ts';
+import type { PrometheusSource } from '../sdk/prometheus-reader.ts';
 
 function send(message: PrometheusMessage): void {
   if (!process.connected || !process.send) return;

@@ -1,6 +1,6 @@
 // Between the SDK's batch processors (and metric reader) and our OTLP exporters: answers each
 // export at once and sends it in the background, one at a time, from a bounded queue of its
-// own. Built by sdk.ts for every OTLP pipeline.
+// own. Built by pipelines.ts for every OTLP pipeline.
 //
 // Dev note: the batch span and log processors and the metric reader arm a ref'd timer for
 // every export they wait on (OTEL_BSP_EXPORT_TIMEOUT, 30 s by default). While a collector

@@ -1,6 +1,6 @@
 // The process's root context from the environment: a process started with TRACEPARENT /
 // TRACESTATE / BAGGAGE (by a parent that otel-forksafe instruments, or by a CI runner) makes
-// that context the parent of every span it starts without an active context. Loaded by sdk.ts.
+// that context the parent of every span it starts without an active context. Loaded by start.ts.
 // Ref: https://opentelemetry.io/docs/specs/otel/context/env-carriers/
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';

@@ -6,9 +6,9 @@ import { describe as suite, test } from 'node:test';
 import {
   CONFIG_VARS,
   PLATFORM_VARS,
-  readConfig,
   WORKER_MARKER_VARS,
-} from '../../src/config/read-config.ts';
+} from '../../src/config/vars.ts';
+import { readConfig } from '../../src/config/read-config.ts';
 import {
   ENV_FLAGS,
   flagOf,

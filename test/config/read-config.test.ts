@@ -2,14 +2,14 @@
 // the defaults, every variable family it reads, the frozen result, redaction and bad values.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { DEFAULT_EXCLUDED_TOOLS } from '../../src/preload/classify.ts';
 import {
-  DEFAULT_EXCLUDED_TOOLS,
   defaultCodeCacheDir,
-  describeConfig,
-  parseKeyValueList,
   readConfig,
-  type ForksafeConfig,
 } from '../../src/config/read-config.ts';
+import { describeConfig } from '../../src/config/redact.ts';
+import { parseKeyValueList } from '../../src/config/env-reader.ts';
+import { type ForksafeConfig } from '../../src/config/types.ts';
 import { INSTRUMENTATION_NAMES } from '../../src/instrumentation/table.ts';
 
 type Env = Record<string, string>;

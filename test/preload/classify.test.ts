@@ -2,7 +2,7 @@
 // processes), covering precedence, package-manager and build-tool scripts, and workers.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DEFAULT_EXCLUDED_TOOLS } from '../../src/config/read-config.ts';
+import { DEFAULT_EXCLUDED_TOOLS } from '../../src/preload/classify.ts';
 import {
   classifyProcess,
   toolNamesOf,

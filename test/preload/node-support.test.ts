@@ -20,7 +20,7 @@ import {
 } from '../helpers/run-node.ts';
 
 const { unsupportedNodeLine, namesOurPreload } = createRequire(import.meta.url)(
-  '../src/node-support.cts'
+  '../../src/node-support.cts'
 ) as NodeSupport;
 
 after(killAll);

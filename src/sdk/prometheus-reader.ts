@@ -1,15 +1,13 @@
 // The Prometheus metric reader of a process that exports metrics by pull: collects on demand
-// and serializes with the OpenTelemetry Prometheus exporter's own serializer. Loaded by sdk.ts
-// (inside the SDK bundle) only when OTEL_METRICS_EXPORTER names prometheus.
+// and serializes with the OpenTelemetry Prometheus exporter's own serializer. Built by
+// pipelines.ts (inside the SDK bundle) only when OTEL_METRICS_EXPORTER names prometheus.
 import type * as PrometheusModule from '@opentelemetry/exporter-prometheus';
 import {
   AggregationTemporality,
   MetricReader,
 } from '@opentelemetry/sdk-metrics';
-import { createRequire } from 'node:module';
 import { log } from '../diag.ts';
-
-const require = createRequire(import.meta.url);
+import { loadPrometheusExporter } from './lazy-require.ts';
 
 /** What the scrape side needs from a process's metrics: one serialized exposition. */
 export interface PrometheusSource {
@@ -38,8 +36,7 @@ export class PrometheusPullReader
     });
     // Dev note: the serializer is the exporter's (names, units, _total, target_info, scope
     // labels); its HTTP server is not used: one endpoint serves the whole cluster.
-    const { PrometheusSerializer } =
-      require('@opentelemetry/exporter-prometheus') as typeof PrometheusModule;
+    const { PrometheusSerializer } = loadPrometheusExporter();
     this.serializer = new PrometheusSerializer(
       undefined,
       false,
