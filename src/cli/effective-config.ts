@@ -4,6 +4,7 @@
 import {
   CONFIG_VARS,
   SDK_HANDLED_VARS,
+  SIGNALS,
   WORKER_MARKER_VARS,
 } from '../config/vars.ts';
 import { parseKeyValueList } from '../config/env-reader.ts';
@@ -36,7 +37,6 @@ export interface EffectiveConfig {
   readonly warnings: readonly string[];
 }
 
-const SIGNALS: readonly Signal[] = ['traces', 'metrics', 'logs'];
 const SIGNAL_PATH = /\/v1\/(traces|metrics|logs)\/?$/;
 const GRPC_PORT = '4317';
 const HTTP_PORT = '4318';
