@@ -207,7 +207,12 @@ class Mapper {
         );
       }
       names.push(name);
-      if (name === 'console') return;
+      // The one processor's or reader's timing: the OTLP one's when there is one.
+      const own = kind === 'simple' ? { schedule_delay: 0 } : body;
+      if (name === 'console') {
+        if (!names.includes('otlp')) timing = own;
+        return;
+      }
       if (exporter !== 'otlp_http' && exporter !== 'otlp_grpc') {
         throw new Unsupported(
           `${at}/${kind}/exporter/${exporter} is not supported`
@@ -326,7 +331,11 @@ export function configFromModel(
           `/resource/attributes: "${name}" is an array; only single values are supported`
         );
       }
-      if (value !== null && value !== undefined)
+      if (
+        typeof value === 'string' ||
+        typeof value === 'number' ||
+        typeof value === 'boolean'
+      )
         attributes[name] = String(value);
     }
     const detection = isObject(resource['detection/development'])
