@@ -17,7 +17,7 @@ export type ConfigFileResult =
   | { readonly ok: false; readonly reason: string };
 
 /** Where one value of the file was written, and the variables it was substituted from. */
-export interface ValueSource {
+export interface WrittenAt {
   /** 1-based line in the file. */
   readonly line: number;
   /** Variables named by `${…}` in the value as written (empty for a literal). */
@@ -157,11 +157,11 @@ export function referencedVariables(raw: string): string[] {
  * (`/tracer_provider/processors/0/batch/exporter/otlp_grpc/endpoint`), with the variables it
  * substitutes from. For --print-config. Never throws (empty for text that is not YAML).
  */
-export function valueSources(text: string): ReadonlyMap<string, ValueSource> {
+export function valueSources(text: string): ReadonlyMap<string, WrittenAt> {
   const yaml = loadYaml();
   const lineCounter = new yaml.LineCounter();
   const doc = yaml.parseDocument(text, { version: '1.2', lineCounter });
-  const out = new Map<string, ValueSource>();
+  const out = new Map<string, WrittenAt>();
   const walk = (node: unknown, pointer: string): void => {
     if (yaml.isMap(node)) {
       for (const pair of node.items) {
