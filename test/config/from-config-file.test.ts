@@ -8,10 +8,8 @@ import {
   mergeResourceAttributesConfig,
 } from '@opentelemetry/configuration';
 import { configFromModel } from '../../src/config/from-config-file.ts';
-import {
-  readConfig,
-  type ForksafeConfig,
-} from '../../src/config/read-config.ts';
+import { readConfig } from '../../src/config/read-config.ts';
+import type { ForksafeConfig } from '../../src/config/types.ts';
 import { identityWithFileId } from '../../src/preload/config-file-start.ts';
 
 const MERGE = {
