@@ -77,7 +77,7 @@ function withEnv<T>(env: Env, fn: () => T): T {
  * Reads and parses the configuration file with the SDK's parser, substituting from `env`
  * (default process.env). Never throws: a file that cannot be read, is not YAML, has an
  * unsupported file_format or that the SDK rejects gives one sentence naming the file.
- * Ref: https://opentelemetry.io/docs/specs/otel/configuration/sdk/#parse (parse errors are
+ * Ref: https://opentelemetry.io/docs/specs/otel/configuration/sdk/ (Parse: errors are
  * reported, and no SDK component is created from an invalid file)
  */
 export function parseConfigFile(
