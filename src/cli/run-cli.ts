@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { readConfig } from '../config/read-config.ts';
 import { SIGNALS } from '../config/vars.ts';
+import type { ForksafeConfig } from '../config/types.ts';
 import type { NodeSupport } from '../node-support.cts';
 import { VERSION } from '../version.ts';
 import {
@@ -59,6 +60,8 @@ export async function runCli(
       process.stdout.write(`${VERSION}\n`);
       return 0;
     case 'print-config': {
+      const fileConfig = await printConfigFile(parsed.env);
+      if (fileConfig !== undefined) return fileConfig;
       const { effectiveConfig, formatEffectiveConfig } =
         await import('./effective-config.ts');
       process.stdout.write(
@@ -68,9 +71,9 @@ export async function runCli(
     }
     case 'doctor': {
       const { formatDoctor, runDoctor } = await import('./doctor.ts');
-      const results = await runDoctor(
-        readConfig({ ...process.env, ...parsed.env })
-      );
+      const config = await doctorConfig(parsed.env);
+      if (config === undefined) return 1;
+      const results = await runDoctor(config);
       process.stdout.write(formatDoctor(results));
       return results.some(r => r.status === 'failed') ? 1 : 0;
     }
@@ -110,6 +113,33 @@ export async function runCli(
     process.kill(process.pid, result.signal);
   }
   return result.code;
+}
+
+// OTEL_CONFIG_FILE: print the file's report instead (print-config-file.ts); undefined without one.
+async function printConfigFile(
+  flags: Readonly<Record<string, string>>
+): Promise<number | undefined> {
+  const env = { ...process.env, ...flags };
+  const base = readConfig(env);
+  if (base.configFile === undefined) return undefined;
+  const { formatConfigFile } = await import('./print-config-file.ts');
+  const { text, ok } = formatConfigFile(base.configFile, base, env);
+  process.stdout.write(text);
+  return ok ? 0 : 1;
+}
+
+// The config doctor checks: the file's exporters when there is one; undefined (said) when bad.
+async function doctorConfig(
+  flags: Readonly<Record<string, string>>
+): Promise<ForksafeConfig | undefined> {
+  const env = { ...process.env, ...flags };
+  const base = readConfig(env);
+  if (base.configFile === undefined) return base;
+  const { configFromFile } = await import('./print-config-file.ts');
+  const result = configFromFile(base.configFile, base, env);
+  if (result.ok) return result.settings.config;
+  printError(`${result.reason}; the application would run without telemetry`);
+  return undefined;
 }
 
 /**

@@ -7,6 +7,7 @@ import { isAbsolute, join } from 'node:path';
 import { INSTRUMENTATION_NAMES } from '../instrumentation/table.ts';
 import { parsePm2Env, pm2ProcessFrom } from '../identity/pm2.ts';
 import { DEFAULT_EXCLUDED_TOOLS } from '../preload/classify.ts';
+import { readConfigFileSetting } from './config-file-var.ts';
 import { parseKeyValueList, Reader, type Env } from './env-reader.ts';
 import { readExporters, readOtlpSignal } from './otlp.ts';
 import type {
@@ -230,6 +231,7 @@ export function readConfig(env: Env = process.env): ForksafeConfig {
   for (const signal of SIGNALS) otlp[signal] = readOtlpSignal(r, signal);
   const config: ForksafeConfig = {
     disabled: r.bool('OTEL_SDK_DISABLED', false),
+    configFile: readConfigFileSetting(env, r.problems),
     serviceName: r.raw('OTEL_SERVICE_NAME'),
     resourceAttributes: readResourceAttributes(r),
     exporters,

@@ -1,5 +1,6 @@
 // The shape of otel-forksafe's configuration (ForksafeConfig) and its parts. Types only: every
 // area imports them, and importing them loads nothing.
+import type { ConfigFileSetting } from './config-file-var.ts';
 import type { LogLevelName } from '../diag.ts';
 
 /** A telemetry signal. */
@@ -67,6 +68,8 @@ export interface WorkerMarker {
 /** Everything the preload needs, read once per process. */
 export interface ForksafeConfig {
   readonly disabled: boolean;
+  /** OTEL_CONFIG_FILE: read where the SDK starts (src/config/config-file.ts), not here. */
+  readonly configFile: ConfigFileSetting | undefined;
   readonly serviceName: string | undefined;
   readonly resourceAttributes: Readonly<Record<string, string>>;
   readonly exporters: {

@@ -93,6 +93,7 @@ export const BATCH_SUFFIXES = [
  */
 export const CONFIG_VARS: readonly string[] = [
   'OTEL_SDK_DISABLED',
+  'OTEL_CONFIG_FILE',
   'OTEL_SERVICE_NAME',
   'OTEL_RESOURCE_ATTRIBUTES',
   'OTEL_TRACES_EXPORTER',

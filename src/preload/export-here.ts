@@ -12,6 +12,7 @@ import type {
 import type { LazyInstrumentations } from '../instrumentation/lazy.ts';
 import type { PrometheusPart } from '../prometheus/start.ts';
 import type { SdkHandle } from '../sdk/start.ts';
+import { noSdk, startFromConfigFile } from './config-file-start.ts';
 import { connectApiDiag, loadPrometheus, loadSdk } from './load.ts';
 
 /** What exportHere needs. */
@@ -32,8 +33,14 @@ export interface ExportHereOptions {
 
 /** Starts the SDK in this process and everything that goes with it. May throw. */
 export function exportHere(options: ExportHereOptions): SdkHandle {
-  const { config, identity, lazy, deferred } = options;
+  const { lazy, deferred } = options;
+  let { config, identity } = options;
   connectApiDiag(config);
+  if (config.configFile !== undefined) {
+    const fromFile = startFromConfigFile(config.configFile, config, identity);
+    if (fromFile === undefined) return noSdk(deferred);
+    ({ config, identity } = fromFile);
+  }
   lazy.loadUnhooked();
   const started = loadSdk(config).startSdk(config, {
     identity,

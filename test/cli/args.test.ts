@@ -3,6 +3,7 @@
 // doctor, and NODE_OPTIONS gaining the preload once.
 import assert from 'node:assert/strict';
 import { describe as suite, test } from 'node:test';
+import { DEPRECATED_VARS } from '../../src/config/config-file-var.ts';
 import {
   CONFIG_VARS,
   PLATFORM_VARS,
@@ -51,6 +52,7 @@ suite('CONFIG_VARS and the flags', () => {
     const markers = new Set<string>([
       ...Object.values(WORKER_MARKER_VARS),
       ...PLATFORM_VARS,
+      ...DEPRECATED_VARS,
     ]);
     assert.deepEqual(
       [...seen].filter(v => !markers.has(v)).sort(),
