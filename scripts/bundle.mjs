@@ -212,7 +212,8 @@ function checkNoDynamicImport(file) {
     );
 }
 
-await build({
+const preloadBuild = await build({
+  metafile: true,
   entryPoints: [join(ROOT, 'src', 'preload', 'start.ts')],
   outfile: join(ROOT, 'dist', 'src', 'preload', 'start.js'),
   allowOverwrite: true,
@@ -226,7 +227,8 @@ await build({
   logLevel: 'warning',
 });
 
-await build({
+const sdkBuild = await build({
+  metafile: true,
   entryPoints: [join(ROOT, 'src', 'sdk', 'start.ts')],
   outfile: join(ROOT, 'dist', 'src', 'sdk', 'sdk.bundle.cjs'),
   bundle: true,
@@ -288,7 +290,8 @@ module.exports = createRequire(base)(${JSON.stringify(args.path)});`,
   },
 };
 
-await build({
+const depsBuild = await build({
+  metafile: true,
   stdin: {
     contents: `module.exports = {
   versions: ${JSON.stringify(Object.fromEntries(SHARED.map(n => [n, versionOf(n)])))},
@@ -316,7 +319,8 @@ ${SHARED.map(n => `    ${JSON.stringify(n)}: require(${JSON.stringify(n)}),`).jo
 // The Prometheus endpoint (src/prometheus/, issue #16) as one small CommonJS file: a cluster
 // primary loads it with a plain require() at its first fork, which spares it the ES module
 // loader's work for require(esm) of the separate files (~7 MB of the primary's RSS, measured).
-await build({
+const prometheusBuild = await build({
+  metafile: true,
   entryPoints: [join(ROOT, 'src', 'prometheus', 'start.ts')],
   outfile: join(ROOT, 'dist', 'src', 'prometheus', 'prometheus.bundle.cjs'),
   bundle: true,
@@ -333,3 +337,22 @@ checkNoDynamicImport(join(ROOT, 'dist', 'src', 'sdk', 'sdk.bundle.cjs'));
 checkNoDynamicImport(
   join(ROOT, 'dist', 'src', 'loading', 'otel-deps.bundle.cjs')
 );
+
+// No source file of ours may be in two bundles: it would be two instances in one process.
+// Modules that several bundles need stay outside them (SHARED_SOURCES above).
+const bundlesOf = new Map();
+for (const [name, result] of Object.entries({
+  preloadBuild,
+  sdkBuild,
+  prometheusBuild,
+})) {
+  for (const input of Object.keys(result.metafile.inputs)) {
+    if (!input.startsWith('src/')) continue;
+    bundlesOf.set(input, [...(bundlesOf.get(input) ?? []), name]);
+  }
+}
+const twice = [...bundlesOf].filter(([, names]) => names.length > 1);
+if (twice.length > 0)
+  throw new Error(
+    `in more than one bundle: ${twice.map(([f, n]) => `${f} (${n.join(', ')})`).join('; ')}`
+  );

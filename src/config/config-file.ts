@@ -7,7 +7,11 @@ import { createRequire } from 'node:module';
 import type * as ConfigurationPackage from '@opentelemetry/configuration';
 import type { ConfigurationModel } from '@opentelemetry/configuration';
 import type * as YamlPackage from 'yaml';
-import { CONFIG_FILE_VAR, type ConfigFileSetting } from './config-file-var.ts';
+import type { ConfigFileSetting } from './config-file-var.ts';
+
+// The variable the SDK's configuration factory reads (config-file-var.ts's CONFIG_FILE_VAR;
+// repeated so that the SDK bundle, which holds this file, takes nothing from the preload's).
+const FACTORY_VAR = 'OTEL_CONFIG_FILE';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -121,7 +125,7 @@ export function parseConfigFile(
   }
   try {
     const { createConfigFactory } = loadConfigurationPackage();
-    const model = withEnv({ ...env, [CONFIG_FILE_VAR]: path }, () =>
+    const model = withEnv({ ...env, [FACTORY_VAR]: path }, () =>
       createConfigFactory().getConfigModel()
     );
     return { ok: true, model };

@@ -91,7 +91,7 @@ export function dispatch(state: ForksafeGlobalState, selfUrl: string): void {
   const pm2 = scripts.some(isPm2AppContainer) ? config.pm2 : undefined;
   patchChildProcessWhenLoaded(selfUrl, isOurPreload);
   const isWorker = role === 'worker';
-  if (isWorker) serveSharedDepsFromBundle(config);
+  serveSharedDepsFromBundle(config);
   const identity = pickIdentity({
     isWorker,
     pm2,
@@ -177,8 +177,10 @@ function patchChildProcessWhenLoaded(
 }
 
 // Dev note: served from the bundle when the first OpenTelemetry package is asked for (by an
-// instrumentation loading, the app, or the SDK), not before the app's first line: a worker
-// that records nothing never reads it.
+// instrumentation loading, the app, or the SDK), not before the app's first line: a process
+// that loads no instrumented module and records nothing (a fork-first primary, a script) never
+// reads it; an undecided one that does (express at the top of a cluster app) loads the four
+// packages in one file from the code cache instead of ~110 files.
 function serveSharedDepsFromBundle(config: ForksafeConfig): void {
   beforeFirstResolve('@opentelemetry/', () => {
     const served = preloadSharedDeps(

@@ -4,6 +4,7 @@
 import type { ForksafeConfig } from '../config/types.ts';
 import { log } from '../diag.ts';
 import { installShutdown } from '../exit/shutdown.ts';
+import { identityWithFileId } from '../identity/file-id.ts';
 import type { ProcessIdentity } from '../identity/process-identity.ts';
 import type {
   DeferredMeterProvider,
@@ -12,7 +13,6 @@ import type {
 import type { LazyInstrumentations } from '../instrumentation/lazy.ts';
 import type { PrometheusPart } from '../prometheus/start.ts';
 import type { SdkHandle } from '../sdk/start.ts';
-import { noSdk, startFromConfigFile } from './config-file-start.ts';
 import { connectApiDiag, loadPrometheus, loadSdk } from './load.ts';
 
 /** What exportHere needs. */
@@ -36,13 +36,16 @@ export function exportHere(options: ExportHereOptions): SdkHandle {
   const { lazy, deferred } = options;
   let { config, identity } = options;
   connectApiDiag(config);
+  const sdkModule = loadSdk(config);
+  // OTEL_CONFIG_FILE is read here, at the SDK's start (never in a primary).
   if (config.configFile !== undefined) {
-    const fromFile = startFromConfigFile(config.configFile, config, identity);
+    const fromFile = sdkModule.startFromConfigFile(config.configFile, config);
     if (fromFile === undefined) return noSdk(deferred);
-    ({ config, identity } = fromFile);
+    config = fromFile.config;
+    identity = identityWithFileId(identity, fromFile.instanceId);
   }
   lazy.loadUnhooked();
-  const started = loadSdk(config).startSdk(config, {
+  const started = sdkModule.startSdk(config, {
     identity,
     instrumentations: lazy.loaded,
     ...(deferred && { deferred }),
@@ -73,4 +76,24 @@ export function exportHere(options: ExportHereOptions): SdkHandle {
     }
   }
   return sdk;
+}
+
+/**
+ * The handle of an SDK that did not start: nothing to flush. Providers handed out early are
+ * told there will be none, so what they held is dropped and nothing more is held.
+ */
+export function noSdk(deferred?: {
+  readonly tracerProvider: DeferredTracerProvider;
+  readonly meterProvider: DeferredMeterProvider;
+}): SdkHandle {
+  deferred?.tracerProvider.attach(undefined);
+  deferred?.meterProvider.attach(undefined);
+  const none = { spans: 0, metricPoints: 0, logRecords: 0 };
+  return {
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+    flushSync: () => undefined,
+    undelivered: () => ({ pending: none, lost: none, cause: undefined }),
+    abort: () => undefined,
+  };
 }

@@ -21,6 +21,8 @@ import {
   ProcessRootContextManager,
 } from './env-context-manager.ts';
 import { buildPipelines } from './pipelines.ts';
+
+export { startFromConfigFile } from './config-file-start.ts';
 import { createPropagator } from './propagation.ts';
 import { buildResource } from './resource.ts';
 import { createSampler } from './sampling.ts';

@@ -10,7 +10,7 @@ import {
 import { configFromModel } from '../../src/config/from-config-file.ts';
 import { readConfig } from '../../src/config/read-config.ts';
 import type { ForksafeConfig } from '../../src/config/types.ts';
-import { identityWithFileId } from '../../src/preload/config-file-start.ts';
+import { identityWithFileId } from '../../src/identity/file-id.ts';
 
 const MERGE = {
   mergeHeadersConfig,
