@@ -91,7 +91,7 @@ export function dispatch(state: ForksafeGlobalState, selfUrl: string): void {
   const pm2 = scripts.some(isPm2AppContainer) ? config.pm2 : undefined;
   patchChildProcessWhenLoaded(selfUrl, isOurPreload);
   const isWorker = role === 'worker';
-  serveSharedDepsFromBundle(config);
+  if (isWorker) serveSharedDepsFromBundle(config);
   const identity = pickIdentity({
     isWorker,
     pm2,
@@ -177,10 +177,9 @@ function patchChildProcessWhenLoaded(
 }
 
 // Dev note: served from the bundle when the first OpenTelemetry package is asked for (by an
-// instrumentation loading, the app, or the SDK), not before the app's first line: a process
-// that loads no instrumented module and records nothing (a fork-first primary, a script) never
-// reads it; an undecided one that does (express at the top of a cluster app) loads the four
-// packages in one file from the code cache instead of ~110 files.
+// instrumentation loading, the app, or the SDK), not before the app's first line: a worker
+// that records nothing never reads it. Only in workers: an undecided process may turn out to
+// be a primary, which must not read or write the bundle's code cache.
 function serveSharedDepsFromBundle(config: ForksafeConfig): void {
   beforeFirstResolve('@opentelemetry/', () => {
     const served = preloadSharedDeps(
