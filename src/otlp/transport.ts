@@ -123,7 +123,12 @@ function compress(
   data: Uint8Array,
   compression: 'gzip' | 'none'
 ): Promise<Buffer> {
-  if (compression !== 'gzip') return Promise.resolve(Buffer.from(data));
+  // Dev note: a view of the serialised request, not a copy of it: the serializer writes each
+  // request into a buffer of its own, which nothing else writes to while it is sent or retried.
+  if (compression !== 'gzip')
+    return Promise.resolve(
+      Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+    );
   return new Promise((resolve, reject) =>
     gzip(data, (err, out) => (err ? reject(err) : resolve(out)))
   );
