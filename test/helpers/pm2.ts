@@ -1,6 +1,6 @@
 // Real pm2 for tests: a temporary PM2_HOME per installation, the pm2 CLI run through
 // run-node, and a teardown that kills the daemon and whatever is left of its process group.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,13 +55,63 @@ export function pm2Log(h: Pm2Home, chars = 4000): string {
 }
 
 /** `pm2 kill`, then SIGKILL whatever is left of the daemon's process group; removes the home. */
-export async function destroyPm2(h: Pm2Home): Promise<void> {
-  await pm2(h, ['kill']).catch(() => undefined);
+/** Whether `pid` is still a pm2 daemon (its pid file may be stale, the pid reused). */
+function isPm2Daemon(pid: number): boolean {
   try {
-    const pid = Number(readFileSync(join(h.home, 'pm2.pid'), 'utf8'));
-    if (pid > 0) process.kill(-pid, 'SIGKILL');
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('PM2');
   } catch {
-    // no daemon left
+    return false;
+  }
+}
+
+/** `pid` and every process below it (Linux /proc), children first. */
+function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The parent pid is the 4th field, after the command in parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const below = (p: number): number[] => [
+    ...(children.get(p) ?? []).flatMap(below),
+    p,
+  ];
+  return below(pid);
+}
+
+/**
+ * Stops pm2 and everything it started: `pm2 kill`, then SIGKILL to whatever is left of the
+ * daemon's process tree (its apps too, even when `pm2 kill` failed, e.g. because a broken
+ * preload in NODE_OPTIONS made the CLI fail), then the home directory.
+ */
+export async function destroyPm2(h: Pm2Home): Promise<void> {
+  let daemon = 0;
+  try {
+    daemon = Number(readFileSync(join(h.home, 'pm2.pid'), 'utf8'));
+  } catch {
+    // no daemon was started
+  }
+  await pm2(h, ['kill']).catch(() => undefined);
+  if (daemon > 0 && isPm2Daemon(daemon)) {
+    const tree = processTree(daemon);
+    try {
+      process.kill(-daemon, 'SIGKILL');
+    } catch {
+      // not a group leader, or gone
+    }
+    for (const pid of tree) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
   }
   rmSync(h.home, { recursive: true, force: true });
 }
