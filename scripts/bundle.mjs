@@ -130,15 +130,24 @@ const builtinImportPlugin = {
 // built-in is a small ES module over process.getBuiltinModule that reads only the names our
 // sources import (found by reading their import statements), so no other getter ever runs.
 const LAZY_GETTER_BUILTINS = /^node:[a-z_/]+$/;
-function importedNames(builtin) {
-  const names = new Set();
+// The text of every source file under src/, read once for all the built-ins.
+let sources;
+function sourceTexts() {
+  if (sources) return sources;
+  sources = [];
   const walk = dir => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (/\.c?ts$/.test(entry.name)) scan(readFileSync(path, 'utf8'));
+      else if (/\.c?ts$/.test(entry.name))
+        sources.push(readFileSync(path, 'utf8'));
     }
   };
+  walk(join(ROOT, 'src'));
+  return sources;
+}
+function importedNames(builtin) {
+  const names = new Set();
   const scan = source => {
     const from = new RegExp(
       `^import\\s+(type\\s+)?([^;]*?)\\s+from\\s+'${builtin}';`,
@@ -161,7 +170,7 @@ function importedNames(builtin) {
       }
     }
   };
-  walk(join(ROOT, 'src'));
+  for (const source of sourceTexts()) scan(source);
   return [...names].sort();
 }
 const builtinByGetterPlugin = {
@@ -291,8 +300,7 @@ module.exports = createRequire(base)(${JSON.stringify(args.path)});`,
   },
 };
 
-const depsBuild = await build({
-  metafile: true,
+await build({
   stdin: {
     contents: `module.exports = {
   versions: ${JSON.stringify(Object.fromEntries(SHARED.map(n => [n, versionOf(n)])))},
