@@ -1,12 +1,22 @@
 // worker_threads in OTEL_FORKSAFE_THREADS=export mode: the main thread publishes its process
 // identity to the threads it starts (worker_threads environment data), and a thread that finds
 // it starts an SDK of its own that exports under that identity with thread.id added.
-import {
-  getEnvironmentData,
-  setEnvironmentData,
-  threadId,
-} from 'node:worker_threads';
+import type * as WorkerThreads from 'node:worker_threads';
 import type { ProcessIdentity } from './process-identity.ts';
+
+// Dev note: node:worker_threads is not in Node's start-up snapshot (~4 ms to load): taken only
+// with OTEL_FORKSAFE_THREADS=export, when these are called.
+const workerThreads = (): typeof WorkerThreads =>
+  process.getBuiltinModule('node:worker_threads');
+
+/**
+ * Whether this is a worker thread, without loading node:worker_threads: Node replaces
+ * process.chdir in worker threads by a stub that throws, marked `disabled` (every supported
+ * line; checked against isMainThread by test/identity/threads.test.ts).
+ */
+export function isWorkerThread(): boolean {
+  return (process.chdir as { disabled?: unknown }).disabled === true;
+}
 
 // Dev note: environment data is copied into every Worker at construction, from the thread
 // that constructs it, so it reaches Piscina's threads and nested threads without touching
@@ -35,7 +45,7 @@ export function publishThreadIdentity(
         attributes: { ...identity.attributes },
       }
     : false;
-  setEnvironmentData(KEY, value);
+  workerThreads().setEnvironmentData(KEY, value);
 }
 
 /**
@@ -43,6 +53,7 @@ export function publishThreadIdentity(
  * undefined when the process published none (threads stay dormant).
  */
 export function threadIdentity(): ProcessIdentity | undefined {
+  const { getEnvironmentData, threadId } = workerThreads();
   const value = getEnvironmentData(KEY) as
     PublishedIdentity | false | undefined;
   if (!value || typeof value !== 'object') return undefined;

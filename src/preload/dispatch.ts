@@ -10,7 +10,6 @@
 //               otherwise it exports as a standalone app, like a worker
 import type * as ChildProcessModule from 'node:child_process';
 import { createRequire } from 'node:module';
-import { isMainThread } from 'node:worker_threads';
 import { describeConfig } from '../config/redact.ts';
 import { readConfig } from '../config/read-config.ts';
 import type { ForksafeConfig } from '../config/types.ts';
@@ -18,7 +17,7 @@ import { WORKER_MARKER_VARS } from '../config/vars.ts';
 import { configureDiag, log, setDiagRole } from '../diag.ts';
 import { pickIdentity } from '../identity/pick.ts';
 import { digest, randomUuid } from '../identity/random-id.ts';
-import { threadIdentity } from '../identity/threads.ts';
+import { isWorkerThread, threadIdentity } from '../identity/threads.ts';
 import { startLazyInstrumentations } from '../instrumentation/lazy.ts';
 import {
   beforeFirstResolve,
@@ -53,7 +52,7 @@ export function dispatch(state: ForksafeGlobalState, selfUrl: string): void {
     marker !== undefined && marker.primaryPid === process.ppid;
   const { role, tool } = classifyProcess({
     disabled: config.disabled,
-    isMainThread,
+    isMainThread: !isWorkerThread(),
     // What node:cluster's isWorker says, without loading it (~7 ms) in every process.
     isClusterWorker: process.env.NODE_UNIQUE_ID !== undefined,
     hasWorkerMarker: isOurWorker,
