@@ -3,12 +3,13 @@
 // (esm-lazy-hook.ts) puts in front of import-in-the-middle's registration.
 // Installed by src/preload/ in every process that may export (worker, undecided).
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { createRequire } from 'node:module';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type * as Api from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { log } from '../diag.ts';
 import { applyInstrumentationFixes } from './fixes.ts';
+import { prepareLatePatch, type LatePatch } from './late-patch.ts';
 import { installLoadHook, isModuleLoad } from './load-hook.ts';
 import { INSTRUMENTATIONS, type InstrumentationEntry } from './table.ts';
 
@@ -30,6 +31,11 @@ export interface LazyInstrumentations {
   loadEager(): void;
   /** An ES module at `url` is about to be handed to import-in-the-middle's hooks. */
   esmModuleLoading(url: string): void;
+  /**
+   * Ends recording (LazyOptions.record): instruments the modules that loaded meanwhile and,
+   * from now on, loads instrumentations as their modules load. Idempotent.
+   */
+  release(): void;
   /** Disables every loaded instrumentation and loads no more (the process became a primary). */
   stop(): void;
   /**
@@ -48,6 +54,16 @@ export interface LazyOptions {
    * runs after the main CommonJS module's first synchronous run.
    */
   onMainLoaded?: () => void;
+  /**
+   * Start by recording: modules load uninstrumented and nothing of OpenTelemetry is loaded
+   * until release() (a process that may still become a cluster primary).
+   */
+  record?: boolean;
+  /**
+   * While recording, the app makes an outgoing request (http, https, fetch): returns true when
+   * the process is standalone by now (release() has run), so that the request is instrumented.
+   */
+  onRecordedUse?: (what: string) => boolean;
 }
 
 // Dev note: these only report metrics, read at the first export (60 s by default): constructing
@@ -60,6 +76,38 @@ const METRICS_ONLY = new Set(['runtime-node', 'host-metrics']);
 const ON_CHANNEL: Readonly<Record<string, string>> = {
   undici: 'undici:request:create',
 };
+
+// Dev note: instrumentations that cannot catch up with a module loaded before them, because
+// they replace the module's exports (pino, bunyan, winston's createLogger) or patch objects as
+// the module creates them (mysql's connections, the AWS clients' middleware stacks). While
+// recording these still load with their module: a primary that uses them pays for them.
+const AT_LOAD = new Set(['pino', 'bunyan', 'winston', 'mysql', 'aws-sdk']);
+
+/** A module that loaded while recording, and how it was loaded. */
+interface Noted {
+  readonly name: string;
+  /** The first require() of it: request and requiring file. */
+  cjs?: { readonly request: string; readonly parentFile: string };
+  /** Its ES module URL, when imported (import-in-the-middle wrapped it). */
+  esmUrl?: string;
+  late?: LatePatch | undefined;
+}
+
+// The module's own files in the require cache (not its dependencies): what
+// require-in-the-middle must see again for instrumentations that patch a file of the package.
+function cachedFilesOf(entryFile: string, name: string): string[] {
+  const marker = `/node_modules/${name}/`;
+  const normal = entryFile.replaceAll('\\', '/');
+  const at = normal.lastIndexOf(marker);
+  if (at < 0) return [];
+  const base = entryFile.slice(0, at + marker.length);
+  return Object.keys(require.cache).filter(
+    file =>
+      file !== entryFile &&
+      file.startsWith(base) &&
+      !file.slice(base.length).includes('node_modules')
+  );
+}
 
 type ChannelListener = (message: unknown, name: string | symbol) => void;
 
@@ -88,6 +136,9 @@ export function moduleNameOf(request: string): string | undefined {
   const name = spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
   return name;
 }
+
+const needsPreparing = (name: string): boolean =>
+  name === 'http' || name === 'https' || name === 'express';
 
 let active: LazyInstrumentations | undefined;
 
@@ -119,6 +170,10 @@ export function startLazyInstrumentations(
   let apiSeen = options.onApiLoaded === undefined;
   let mainSeen = options.onMainLoaded === undefined;
   let fromAuto: NodeRequire | undefined;
+  let recording = options.record === true;
+  let builtinsPatched = false;
+  const noted = new Map<string, Noted>();
+  const byName = new Map<string, Instrumentation>();
 
   const construct = (entry: InstrumentationEntry): void => {
     if (frozen || done.has(entry.name)) return;
@@ -146,6 +201,7 @@ export function startLazyInstrumentations(
       const api = fromAuto('@opentelemetry/api') as typeof Api;
       instrumentation.setMeterProvider(api.metrics.getMeterProvider());
       loaded.push(instrumentation);
+      byName.set(entry.name, instrumentation);
       log.debug(`instrumentation ${entry.name} loaded`);
     } catch (err) {
       log.error(
@@ -163,6 +219,8 @@ export function startLazyInstrumentations(
     channel: string
   ): void => {
     const first: ChannelListener = (message, name) => {
+      // While recording, only a process that is standalone by now constructs it.
+      if (recording && !stopped && !useWhileRecording(entry.name)) return;
       diagnosticsChannel.unsubscribe(channel, first);
       if (stopped || frozen || done.has(entry.name)) return;
       const captured: ChannelListener[] = [];
@@ -215,6 +273,10 @@ export function startLazyInstrumentations(
     // A require.resolve() loads nothing: neither do we (the app may be probing for an
     // optional dependency).
     if (!isModuleLoad()) return false;
+    if (recording && !needsLoadNow(name)) {
+      if (parentFile !== undefined) noteRequire(name, request, parentFile);
+      return false;
+    }
     if (!loadFor(name) || parentFile === undefined) return false;
     // The instrumentation's require-in-the-middle hook was installed just now, after this
     // require() passed through Module.prototype.require: load the module once through it, so
@@ -222,6 +284,104 @@ export function startLazyInstrumentations(
     // the module cache.
     createRequire(parentFile)(request);
     return true;
+  };
+  const useWhileRecording = (what: string): boolean => {
+    try {
+      return options.onRecordedUse?.(what) === true;
+    } catch (err) {
+      log.debug(`could not decide on a use of ${what}: ${String(err)}`);
+      return false;
+    }
+  };
+  const needsLoadNow = (name: string): boolean =>
+    pending.get(name)?.some(e => AT_LOAD.has(e.name)) === true;
+  // Recording: the module loads uninstrumented; what it needs to catch up is put in place.
+  const noteRequire = (
+    name: string,
+    request: string,
+    parentFile: string
+  ): void => {
+    const known = noted.get(name);
+    if (known?.cjs) return;
+    const entry: Noted = known ?? { name };
+    entry.cjs = { request, parentFile };
+    noted.set(name, entry);
+    if (entry.late === undefined && needsPreparing(name)) {
+      // Loaded here, inside the app's require(): the app then finds it in the cache.
+      entry.late = prepareLatePatch(
+        name,
+        createRequire(parentFile)(request),
+        () => useWhileRecording(name)
+      );
+    }
+  };
+  // An import while recording, seen at its resolution: the module has not loaded yet.
+  const noteImport = (name: string, url: string): void => {
+    const entry: Noted = noted.get(name) ?? { name };
+    entry.esmUrl ??= url;
+    noted.set(name, entry);
+    if (entry.late !== undefined || !needsPreparing(name)) return;
+    // A built-in, or a CommonJS package: loaded here through require(), its ES module face
+    // is then made from the cached exports, trampolines and all.
+    const exports = url.startsWith('node:')
+      ? process.getBuiltinModule(url)
+      : url.startsWith('file:')
+        ? (require(fileURLToPath(url)) as unknown)
+        : undefined;
+    if (exports !== undefined)
+      entry.late = prepareLatePatch(name, exports, () =>
+        useWhileRecording(name)
+      );
+  };
+  const replay = (entry: Noted): void => {
+    entry.late?.beforePatch();
+    loadFor(entry.name);
+    const instrumentation = INSTRUMENTATIONS.filter(e =>
+      e.modules.includes(entry.name)
+    )
+      .map(e => byName.get(e.name))
+      .find(i => i !== undefined);
+    try {
+      // Required once more, through require-in-the-middle: it patches the cached exports.
+      let entryFile: string | undefined;
+      if (entry.cjs !== undefined) {
+        const from = createRequire(entry.cjs.parentFile);
+        from(entry.cjs.request);
+        const resolved = from.resolve(entry.cjs.request);
+        if (!resolved.startsWith('node:') && resolved.includes('/'))
+          entryFile = resolved;
+      } else if (entry.esmUrl?.startsWith('node:')) {
+        require(entry.esmUrl);
+        builtinsPatched = true;
+      } else if (entry.esmUrl?.startsWith('file:')) {
+        const file = fileURLToPath(entry.esmUrl);
+        if (require.cache[file] !== undefined) {
+          createRequire(file)(file);
+          entryFile = file;
+        } else {
+          log.debug(
+            `${entry.name} was imported as an ES module before the role was known: not instrumented in this process`
+          );
+        }
+      }
+      if (entryFile !== undefined) {
+        for (const file of cachedFilesOf(entryFile, entry.name))
+          createRequire(file)(file);
+      }
+    } catch (err) {
+      log.debug(
+        `instrumentation of ${entry.name} could not catch up: ${String(err)}`
+      );
+    }
+    entry.late?.afterPatch(instrumentation);
+  };
+  const afterImportResolved = (specifier: string, url: string): void => {
+    if (!recording || pending.size === 0) return;
+    const name = url.startsWith('node:')
+      ? url.slice(5)
+      : moduleNameOf(url.startsWith('file:') ? url : specifier);
+    if (name === undefined || !pending.has(name) || needsLoadNow(name)) return;
+    noteImport(name, url);
   };
   const onApiRequest = (): void => {
     apiSeen = true;
@@ -244,6 +404,7 @@ export function startLazyInstrumentations(
     needsApi: () => !apiSeen,
     needsMain: () => !mainSeen,
     beforeRequire,
+    afterImportResolved,
     onApiRequest,
     onMainResolved,
   });
@@ -256,8 +417,10 @@ export function startLazyInstrumentations(
         if (entry.modules.length > 0 || METRICS_ONLY.has(entry.name)) continue;
         if (done.has(entry.name)) continue;
         const channel = ON_CHANNEL[entry.name];
-        if (channel === undefined) construct(entry);
-        else if (!waiting.has(entry.name)) {
+        // Recording: the channel is listened to (no OpenTelemetry code), nothing constructed.
+        if (channel === undefined) {
+          if (!recording) construct(entry);
+        } else if (!waiting.has(entry.name)) {
           waiting.add(entry.name);
           constructOnChannel(entry, channel);
         }
@@ -278,6 +441,16 @@ export function startLazyInstrumentations(
       const name = url.startsWith('node:') ? url.slice(5) : moduleNameOf(url);
       loadFor(name);
     },
+    release() {
+      if (!recording || stopped) return;
+      recording = false;
+      const entries = [...noted.values()];
+      noted.clear();
+      for (const entry of entries) replay(entry);
+      // Imports of built-ins made before see the patched functions (their ES module face).
+      if (builtinsPatched) syncBuiltinESMExports();
+      lazy.loadEager();
+    },
     freeze() {
       frozen = true;
       pending.clear();
@@ -285,6 +458,9 @@ export function startLazyInstrumentations(
     },
     stop() {
       stopped = true;
+      recording = false;
+      for (const entry of noted.values()) entry.late?.restore();
+      noted.clear();
       for (const unsubscribe of channelWaiters.splice(0)) unsubscribe();
       pending.clear();
       for (const instrumentation of loaded) instrumentation.disable();

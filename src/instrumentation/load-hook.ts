@@ -24,6 +24,8 @@ export interface LoadHandlers {
   onMainResolved(): void;
   /** A `require(request)` from `parentFile` is about to load a module. */
   beforeRequire(request: string, parentFile: string | undefined): void;
+  /** An `import` resolved to `url` (only asked while wanted). */
+  afterImportResolved?(specifier: string, url: string): void;
 }
 
 interface ResolveContext {
@@ -134,8 +136,12 @@ function registerResolveHook(
       }
       return result;
     }
-    // ES imports are seen through import-in-the-middle's wrappers (esm-lazy-hook.ts).
-    if (!context.conditions?.includes('require')) return result;
+    // ES imports are seen through import-in-the-middle's wrappers (esm-lazy-hook.ts), or
+    // here while the loader records.
+    if (!context.conditions?.includes('require')) {
+      handlers.afterImportResolved?.(specifier, result.url);
+      return result;
+    }
     if (handlers.needsApi() && isApiRequest(specifier, result.url)) {
       // A require.resolve() of the API (src/loading/shared-deps.ts makes one) loads nothing.
       if (isModuleLoad()) handlers.onApiRequest();

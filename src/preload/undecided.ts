@@ -1,6 +1,7 @@
 // Every process that may export, from its preload until it exports or turns out to be a
 // primary: a cluster worker, or a main-thread process that is not one (a primary if it forks,
 // standalone if it does not). Called once by src/preload/dispatch.ts.
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
 import type { ForksafeConfig } from '../config/types.ts';
 import { log } from '../diag.ts';
@@ -36,6 +37,9 @@ import type { ProcessRole } from './classify.ts';
 
 const require = createRequire(import.meta.url);
 
+// Published synchronously by net.Server#listen (http, https, net servers) on every supported Node.
+const LISTEN_CHANNEL = 'tracing:net.server.listen:asyncStart';
+
 /** What startUndecided needs from the dispatcher. */
 export interface UndecidedOptions {
   readonly config: ForksafeConfig;
@@ -65,18 +69,29 @@ export interface UndecidedOptions {
 // takes no longer. A server is still running by then and starts it.
 const IDLE_START_MILLIS = 1000;
 
+// Dev note: a process that may still fork stays cheap (no OpenTelemetry code loaded, modules
+// noted by the instrumentation loader, src/instrumentation/late-patch.ts) until it knows it is
+// standalone: its main module ran without loading node:cluster, a server of its own starts
+// listening, it records a span, or this long has passed since its main module ran with
+// node:cluster loaded but no fork (an app that forks after a slow start-up step).
+const RECORD_LIMIT_MILLIS = 5000;
+
 /**
- * Instrumentations load as their modules do from the start; the SDK starts at the first span or
- * measurement of the process (made through the deferred providers), or IDLE_START_MILLIS after
- * the main module ran, whichever comes first. A process that forks first becomes a primary and
- * never starts it. May throw (the preload's entry catches).
+ * Instrumentations load as their modules do from the start (a worker) or once the process is
+ * known to be standalone (a process that may fork: until then it only records); the SDK starts
+ * at the first span or measurement of the process (made through the deferred providers), or
+ * IDLE_START_MILLIS after the main module ran, whichever comes first. A process that forks
+ * first becomes a primary and never starts it. May throw (the preload's entry catches).
  */
 export function startUndecided(o: UndecidedOptions): void {
   const { config, state, setRole } = o;
-  let phase: 'waiting' | 'exporting' | 'primary' = 'waiting';
+  let phase: 'recording' | 'waiting' | 'exporting' | 'primary' =
+    o.fork !== undefined ? 'recording' : 'waiting';
   let sdk: SdkHandle | undefined;
   let mainRan = false;
+  let mainRanAt = 0;
   let measuredEarly = false;
+  let clusterLoaded = false;
   // Deferred providers exist from the moment the API is first loaded (by the app or an
   // instrumentation) or the SDK starts, whichever comes first; a primary may never need them.
   let deferred:
@@ -110,21 +125,62 @@ export function startUndecided(o: UndecidedOptions): void {
   // Instrumentations load as their modules do, also before the SDK starts: an app requires
   // its modules in its first turn.
   const onApiLoaded = (): void => {
-    if (phase === 'waiting') ensureDeferred();
+    if (phase === 'waiting' || phase === 'recording') ensureDeferred();
   };
   const lazy = startLazyInstrumentations(config.instrumentations, {
     onApiLoaded,
     onMainLoaded: () => onMainLoaded?.(),
+    record: phase === 'recording',
+    // An outgoing request while recording (a script calling an API from its first line): a
+    // process that has not loaded node:cluster is standalone from here, and the request is
+    // instrumented. One that has may be a primary fetching its configuration: it records on.
+    onRecordedUse: what => {
+      if (phase === 'recording' && !clusterLoaded)
+        standalone(`${what} used without node:cluster loaded`);
+      return phase !== 'recording';
+    },
   });
   state.esmModuleLoading = url => lazy.esmModuleLoading(url);
   if (config.threads === 'export') publishThreadIdentity(o.identity);
   // Dev note: the ESM loader hooks cost time at every import; a CommonJS entry is covered by
   // the require hook alone.
-  if (o.entryUrl !== undefined)
-    registerImportHook(hookedModules(config.instrumentations));
+  // While recording, imports are noted at their resolution instead (lazy.ts); iitm is
+  // registered for the imports that come after.
+  const registerIitm = (): void => {
+    if (o.entryUrl !== undefined)
+      registerImportHook(hookedModules(config.instrumentations));
+  };
+  if (phase !== 'recording') registerIitm();
   lazy.loadEager();
 
+  // Recording ends: this process is standalone (until a late fork says otherwise).
+  const standalone = (reason: string): void => {
+    if (phase !== 'recording') return;
+    phase = 'waiting';
+    diagnosticsChannel.unsubscribe(LISTEN_CHANNEL, onListen);
+    log.debug(`standalone: ${reason}`);
+    registerIitm();
+    lazy.release();
+    // Past the idle start already: no reason to wait longer.
+    if (mainRan && Date.now() - mainRanAt >= IDLE_START_MILLIS) settle(reason);
+  };
+  // Runs inside the app's listen(): nothing may escape into it (a channel subscriber's throw
+  // would become an uncaught exception).
+  const onListen = (): void => {
+    try {
+      standalone('a server started listening');
+    } catch (err) {
+      log.error(
+        'could not instrument what loaded before the first listen()',
+        err
+      );
+    }
+  };
+  if (phase === 'recording')
+    diagnosticsChannel.subscribe(LISTEN_CHANNEL, onListen);
+
   const settle = (reason: string): void => {
+    if (phase === 'recording') standalone(reason);
     if (phase !== 'waiting') return;
     phase = 'exporting';
     setRole(o.isWorker ? 'worker' : 'standalone');
@@ -154,15 +210,28 @@ export function startUndecided(o: UndecidedOptions): void {
   const mainModuleRan = (reason: string): void => {
     if (mainRan) return;
     mainRan = true;
-    if (phase !== 'waiting') return;
+    mainRanAt = Date.now();
+    if (phase === 'recording') {
+      if (!clusterLoaded) standalone(`${reason} without loading node:cluster`);
+      else {
+        setTimeout(
+          () =>
+            settle(
+              `no fork ${RECORD_LIMIT_MILLIS} ms after the main module ran`
+            ),
+          RECORD_LIMIT_MILLIS
+        ).unref();
+      }
+    }
+    if (phase !== 'waiting' && phase !== 'recording') return;
     if (measuredEarly) {
       settle(`${reason}, measurements recorded`);
       return;
     }
-    setTimeout(
-      () => settle(`running ${IDLE_START_MILLIS} ms after the main module`),
-      IDLE_START_MILLIS
-    ).unref();
+    setTimeout(() => {
+      if (phase === 'waiting')
+        settle(`running ${IDLE_START_MILLIS} ms after the main module`);
+    }, IDLE_START_MILLIS).unref();
   };
 
   const fork = o.fork;
@@ -173,10 +242,11 @@ export function startUndecided(o: UndecidedOptions): void {
       const was = phase;
       phase = 'primary';
       setRole('primary');
+      diagnosticsChannel.unsubscribe(LISTEN_CHANNEL, onListen);
       prometheus = startPrimaryPrometheus(config);
       lazy.stop();
       if (config.threads === 'export') publishThreadIdentity(undefined);
-      if (was === 'waiting') {
+      if (was === 'waiting' || was === 'recording') {
         deferred?.tracerProvider.attach(undefined);
         deferred?.meterProvider.attach(undefined);
         log.debug(
@@ -196,6 +266,7 @@ export function startUndecided(o: UndecidedOptions): void {
     // Dev note: patched when the app first loads node:cluster (throng, pm2 and apps all
     // require or import it), before the app gets it; a script that never does skips the cost.
     watchBuiltins(['cluster'], () => {
+      clusterLoaded = true;
       try {
         patchClusterFork(clusterModule(), {
           ...fork,
