@@ -11,7 +11,6 @@ import type * as WorkerThreads from 'node:worker_threads';
 /* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS leaf on purpose */
 const fs = require('node:fs') as typeof Fs;
 const path = require('node:path') as typeof Path;
-const workerThreads = require('node:worker_threads') as typeof WorkerThreads;
 
 /** The supported range, as in package.json "engines". */
 const SUPPORTED_NODE_RANGE = '^22.15.0 || >=24';
@@ -79,7 +78,10 @@ function stopOnUnsupportedNode(
     Object.defineProperty(g, SAID, { value: true, enumerable: false });
     // Dev note: written here rather than through diag.ts, which is ES module code inside the
     // preload bundle, and whose `[pid role] level:` prefix promises a preload that runs.
-    if (workerThreads.isMainThread && !parentPrintedTheLine(distDir)) {
+    // Dev note: only on an unsupported Node is node:worker_threads worth its load (~4 ms).
+    const { isMainThread } =
+      require('node:worker_threads') as typeof WorkerThreads;
+    if (isMainThread && !parentPrintedTheLine(distDir)) {
       try {
         process.stderr.write(`${line}\n`);
       } catch {
