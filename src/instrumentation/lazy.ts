@@ -77,11 +77,31 @@ const ON_CHANNEL: Readonly<Record<string, string>> = {
   undici: 'undici:request:create',
 };
 
-// Dev note: instrumentations that cannot catch up with a module loaded before them, because
-// they replace the module's exports (pino, bunyan, winston's createLogger) or patch objects as
-// the module creates them (mysql's connections, the AWS clients' middleware stacks). While
-// recording these still load with their module: a primary that uses them pays for them.
-const AT_LOAD = new Set(['pino', 'bunyan', 'winston', 'mysql', 'aws-sdk']);
+// Dev note: the instrumentations that catch up with a module loaded before them, read one by
+// one: they patch prototypes or the module's shared exports (http and express with help from
+// late-patch.ts). Every other one loads with its module even while recording, as before: some
+// replace the module's exports (pino, bunyan, lru-memoizer), some patch objects as the module
+// creates them or wrap what the app registers (mysql connections, AWS clients, koa middleware,
+// hapi routes, grpc clients), and some are not worth the risk. A primary that uses those
+// modules pays for their instrumentations.
+const CATCH_UP = new Set([
+  'http',
+  'express',
+  'router',
+  'pg',
+  'mysql2',
+  'ioredis',
+  'mongodb',
+  'mongoose',
+  'knex',
+  'tedious',
+  'cassandra-driver',
+  'generic-pool',
+  'memcached',
+  'amqplib',
+  'net',
+  'dns',
+]);
 
 /** A module that loaded while recording, and how it was loaded. */
 interface Noted {
@@ -294,7 +314,7 @@ export function startLazyInstrumentations(
     }
   };
   const needsLoadNow = (name: string): boolean =>
-    pending.get(name)?.some(e => AT_LOAD.has(e.name)) === true;
+    pending.get(name)?.some(e => !CATCH_UP.has(e.name)) === true;
   // Recording: the module loads uninstrumented; what it needs to catch up is put in place.
   const noteRequire = (
     name: string,
