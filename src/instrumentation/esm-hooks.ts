@@ -5,11 +5,7 @@
 import * as nodeModule from 'node:module';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import {
-  withApiMarker,
-  withEntryMarker,
-  type LoadResult,
-} from './esm-entry-hook.ts';
+import { withEntryMarker, type LoadResult } from './esm-entry-hook.ts';
 import { withLoadingMarker } from './esm-lazy-hook.ts';
 
 const require = createRequire(import.meta.url);
@@ -82,17 +78,19 @@ export function registerImportHook(modules: readonly string[]): void {
 }
 
 /**
- * Registers the hook that appends the "entry evaluated" marker to `entryUrl` and puts the
- * "API loading" marker in the API's ES module entry.
+ * Registers the hook that appends the "entry evaluated" marker to `entryUrl` (and, on the
+ * loader thread of older releases, puts the "API loading" marker in the API's ES module entry;
+ * in-thread the resolve hook of load-hook.ts sees the API's import instead).
  */
 export function registerEntryMarker(entryUrl: string): void {
   if (useSyncHooks() && registerHooks) {
-    let pending = true;
-    registerHooks({
+    // Dev note: the entry is the first module its own graph loads: once it has been seen the
+    // hook goes, so the app's other modules load without a load hook of ours in their way.
+    const handle = registerHooks({
       load: (url, context, nextLoad) => {
         const result = nextLoad(url, context);
-        if (!pending || url !== entryUrl) return withApiMarker(url, result);
-        pending = false;
+        if (url !== entryUrl) return result;
+        (handle as { deregister?: () => void }).deregister?.();
         return withEntryMarker(url, result, entryUrl);
       },
     });

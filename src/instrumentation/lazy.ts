@@ -64,6 +64,11 @@ export interface LazyOptions {
    * the process is standalone by now (release() has run), so that the request is instrumented.
    */
   onRecordedUse?: (what: string) => boolean;
+  /**
+   * While recording, a module whose instrumentation cannot catch up is about to load: the
+   * caller ends recording (calls release()) before it loads.
+   */
+  onRecordingMustEnd?: (reason: string) => void;
 }
 
 // Dev note: these only report metrics, read at the first export (60 s by default): constructing
@@ -293,9 +298,12 @@ export function startLazyInstrumentations(
     // A require.resolve() loads nothing: neither do we (the app may be probing for an
     // optional dependency).
     if (!isModuleLoad()) return false;
-    if (recording && !needsLoadNow(name)) {
-      if (parentFile !== undefined) noteRequire(name, request, parentFile);
-      return false;
+    if (recording) {
+      if (!needsLoadNow(name)) {
+        if (parentFile !== undefined) noteRequire(name, request, parentFile);
+        return false;
+      }
+      endRecording(name);
     }
     if (!loadFor(name) || parentFile === undefined) return false;
     // The instrumentation's require-in-the-middle hook was installed just now, after this
@@ -395,13 +403,52 @@ export function startLazyInstrumentations(
     }
     entry.late?.afterPatch(instrumentation);
   };
-  const afterImportResolved = (specifier: string, url: string): void => {
+  // Recording ends before a module whose instrumentation cannot catch up loads.
+  const endRecording = (name: string): void => {
+    try {
+      options.onRecordingMustEnd?.(`${name} loads`);
+    } catch (err) {
+      log.debug(`could not end recording: ${String(err)}`);
+    }
+    lazy.release();
+  };
+  const afterImportResolved = (
+    specifier: string,
+    url: string,
+    format: string | null | undefined
+  ): void => {
     if (!recording || pending.size === 0) return;
     const name = url.startsWith('node:')
       ? url.slice(5)
       : moduleNameOf(url.startsWith('file:') ? url : specifier);
-    if (name === undefined || !pending.has(name) || needsLoadNow(name)) return;
-    noteImport(name, url);
+    if (name === undefined || !pending.has(name)) return;
+    if (!needsLoadNow(name)) {
+      noteImport(name, url);
+      return;
+    }
+    endRecording(name);
+    loadFor(name);
+    // import-in-the-middle, registered only now, misses this import: a CommonJS package is
+    // loaded here through require-in-the-middle instead, and the ES module face Node makes of
+    // it takes the patched exports (also where the patch replaced them, as pino's does).
+    const file = url.startsWith('file:') ? fileURLToPath(url) : undefined;
+    if (
+      file === undefined ||
+      !(format === 'commonjs' || (format == null && file.endsWith('.cjs')))
+    ) {
+      log.debug(
+        `${name} was imported as an ES module before the role was known: not instrumented in this process`
+      );
+      return;
+    }
+    try {
+      const patched = createRequire(file)(file) as unknown;
+      const cached = require.cache[file];
+      if (cached !== undefined && cached.exports !== patched)
+        cached.exports = patched;
+    } catch (err) {
+      log.debug(`instrumentation of ${name} could not apply: ${String(err)}`);
+    }
   };
   const onApiRequest = (): void => {
     apiSeen = true;

@@ -24,8 +24,12 @@ export interface LoadHandlers {
   onMainResolved(): void;
   /** A `require(request)` from `parentFile` is about to load a module. */
   beforeRequire(request: string, parentFile: string | undefined): void;
-  /** An `import` resolved to `url` (only asked while wanted). */
-  afterImportResolved?(specifier: string, url: string): void;
+  /** An `import` resolved to `url`, of `format` when Node knows it. */
+  afterImportResolved?(
+    specifier: string,
+    url: string,
+    format: string | null | undefined
+  ): void;
 }
 
 interface ResolveContext {
@@ -34,6 +38,7 @@ interface ResolveContext {
 }
 interface ResolveResult {
   url: string;
+  format?: string | null | undefined;
 }
 type NextResolve = (
   specifier: string,
@@ -48,10 +53,10 @@ type RegisterHooks = (hooks: { resolve: ResolveHook }) => {
   deregister?: () => void;
 };
 
-// The API's CommonJS entry as a resolved URL or filename (API 1.10 is dist/index.cjs; 1.9 and
-// earlier, which apps may bring, build/src/index.js).
+// The API's entry as a resolved URL or filename: API 1.10 is dist/index.cjs and, imported,
+// dist/index.mjs; 1.9 and earlier, which apps may bring, build/src/index.js and build/esm/.
 const API_INDEX =
-  /[\\/]@opentelemetry[\\/]api[\\/](?:dist[\\/]index\.cjs|build[\\/]src[\\/]index\.js)$/;
+  /[\\/]@opentelemetry[\\/]api[\\/](?:dist[\\/]index\.[cm]js|build[\\/](?:src|esm)[\\/]index\.js)$/;
 
 function isApiRequest(specifier: string, resolved: string): boolean {
   return specifier === '@opentelemetry/api' || API_INDEX.test(resolved);
@@ -139,7 +144,10 @@ function registerResolveHook(
     // ES imports are seen through import-in-the-middle's wrappers (esm-lazy-hook.ts), or
     // here while the loader records.
     if (!context.conditions?.includes('require')) {
-      handlers.afterImportResolved?.(specifier, result.url);
+      // The API imported (a dual package: its ES module entry never meets the require path).
+      if (handlers.needsApi() && isApiRequest(specifier, result.url))
+        handlers.onApiRequest();
+      else handlers.afterImportResolved?.(specifier, result.url, result.format);
       return result;
     }
     if (handlers.needsApi() && isApiRequest(specifier, result.url)) {

@@ -125,7 +125,9 @@ export function startUndecided(o: UndecidedOptions): void {
   // Instrumentations load as their modules do, also before the SDK starts: an app requires
   // its modules in its first turn.
   const onApiLoaded = (): void => {
-    if (phase === 'waiting' || phase === 'recording') ensureDeferred();
+    if (phase === 'recording')
+      stopRecording('the application loaded @opentelemetry/api');
+    if (phase === 'waiting') ensureDeferred();
   };
   const lazy = startLazyInstrumentations(config.instrumentations, {
     onApiLoaded,
@@ -139,6 +141,7 @@ export function startUndecided(o: UndecidedOptions): void {
         standalone(`${what} used without node:cluster loaded`);
       return phase !== 'recording';
     },
+    onRecordingMustEnd: reason => stopRecording(reason),
   });
   state.esmModuleLoading = url => lazy.esmModuleLoading(url);
   if (config.threads === 'export') publishThreadIdentity(o.identity);
@@ -153,14 +156,21 @@ export function startUndecided(o: UndecidedOptions): void {
   if (phase !== 'recording') registerIitm();
   lazy.loadEager();
 
-  // Recording ends: this process is standalone (until a late fork says otherwise).
-  const standalone = (reason: string): void => {
+  // Recording ends: OpenTelemetry code is in the process now (the app's own API, or an
+  // instrumentation that cannot catch up), and it instruments as the previous release did; a
+  // fork still makes it a primary.
+  const stopRecording = (reason: string): void => {
     if (phase !== 'recording') return;
     phase = 'waiting';
     diagnosticsChannel.unsubscribe(LISTEN_CHANNEL, onListen);
-    log.debug(`standalone: ${reason}`);
+    log.debug(`instrumenting: ${reason}`);
     registerIitm();
     lazy.release();
+  };
+  // Recording ends because this process is standalone (until a late fork says otherwise).
+  const standalone = (reason: string): void => {
+    if (phase !== 'recording') return;
+    stopRecording(`standalone: ${reason}`);
     // Past the idle start already: no reason to wait longer.
     if (mainRan && Date.now() - mainRanAt >= IDLE_START_MILLIS) settle(reason);
   };
