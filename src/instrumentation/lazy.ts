@@ -362,6 +362,8 @@ export function startLazyInstrumentations(
       );
   };
   const replay = (entry: Noted): void => {
+    // An imported built-in: its ES module face is re-synced once all are patched.
+    if (entry.esmUrl?.startsWith('node:')) builtinsPatched = true;
     entry.late?.beforePatch();
     loadFor(entry.name);
     const instrumentation = INSTRUMENTATIONS.filter(e =>
@@ -380,7 +382,6 @@ export function startLazyInstrumentations(
           entryFile = resolved;
       } else if (entry.esmUrl?.startsWith('node:')) {
         require(entry.esmUrl);
-        builtinsPatched = true;
       } else if (entry.esmUrl?.startsWith('file:')) {
         const file = fileURLToPath(entry.esmUrl);
         if (require.cache[file] !== undefined) {
