@@ -43,7 +43,8 @@ function report(options: ContainOptions, fn: string, err: unknown): void {
   );
 }
 
-function copyShape(target: AnyFunction, from: AnyFunction): void {
+/** Gives `target` the `length` and `name` of `from` (some patches branch on arity). */
+export function copyShape(target: AnyFunction, from: AnyFunction): void {
   // Some patches branch on the original's arity (express: 4 arguments = error handler).
   for (const key of ['length', 'name'] as const) {
     try {

@@ -8,6 +8,7 @@
 //   layer patch afterwards (express spans and `http.route` for routes registered before).
 // Everything else patches shared objects (prototypes, exports) and catches up by itself.
 import { log } from '../diag.ts';
+import { copyShape } from './fixes.ts';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 type Exports = Record<string, unknown>;
@@ -30,15 +31,6 @@ function wraps(fn: unknown, inner: unknown): boolean {
     f = (f as { __original?: unknown }).__original;
   }
   return false;
-}
-
-function shapeLike(target: AnyFunction, from: AnyFunction): void {
-  for (const key of ['length', 'name'] as const) {
-    Object.defineProperty(target, key, {
-      value: from[key],
-      configurable: true,
-    });
-  }
 }
 
 function trampolines(
@@ -74,7 +66,7 @@ function trampolines(
       }
       return slot.target.apply(this, args);
     };
-    shapeLike(slot.trampoline, slot.original);
+    copyShape(slot.trampoline, slot.original);
     mod[key] = slot.trampoline;
     slots.push(slot);
   }
@@ -145,7 +137,7 @@ function expressLayers(express: Exports): LatePatch | undefined {
       }
       return result;
     };
-    shapeLike(wrapper, original);
+    copyShape(wrapper, original);
     target[key] = wrapper;
     undo.push(() => {
       if (target[key] === wrapper) target[key] = original;
@@ -194,6 +186,11 @@ function expressLayers(express: Exports): LatePatch | undefined {
   };
 }
 
+/** The modules (as the instrumentation table names them) prepareLatePatch puts something in place for. */
+export function needsLatePatch(name: string): boolean {
+  return name === 'http' || name === 'https' || name === 'express';
+}
+
 /**
  * Puts in place what module `name` (as the instrumentation table names it) needs to be
  * instrumented after it loaded; undefined when it needs nothing.
@@ -203,13 +200,12 @@ export function prepareLatePatch(
   exports: unknown,
   onUse?: () => void
 ): LatePatch | undefined {
-  if (exports === null || typeof exports !== 'object') {
-    if (typeof exports !== 'function') return undefined;
-  }
+  if (!needsLatePatch(name) || exports === null) return undefined;
+  if (typeof exports !== 'object' && typeof exports !== 'function')
+    return undefined;
   try {
-    if (name === 'http' || name === 'https')
-      return trampolines(exports as Exports, onUse);
     if (name === 'express') return expressLayers(exports as Exports);
+    return trampolines(exports as Exports, onUse);
   } catch (err) {
     log.debug(`could not prepare ${name} for a late patch: ${String(err)}`);
   }

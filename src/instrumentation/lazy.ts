@@ -9,7 +9,11 @@ import type * as Api from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { log } from '../diag.ts';
 import { applyInstrumentationFixes } from './fixes.ts';
-import { prepareLatePatch, type LatePatch } from './late-patch.ts';
+import {
+  needsLatePatch,
+  prepareLatePatch,
+  type LatePatch,
+} from './late-patch.ts';
 import { installLoadHook, isModuleLoad } from './load-hook.ts';
 import { INSTRUMENTATIONS, type InstrumentationEntry } from './table.ts';
 
@@ -162,8 +166,11 @@ export function moduleNameOf(request: string): string | undefined {
   return name;
 }
 
-const needsPreparing = (name: string): boolean =>
-  name === 'http' || name === 'https' || name === 'express';
+// An ES module build of an instrumented package, imported while recording: iitm was not there.
+const notInstrumented = (name: string): void =>
+  log.debug(
+    `${name} was imported as an ES module before the role was known: not instrumented in this process`
+  );
 
 let active: LazyInstrumentations | undefined;
 
@@ -334,7 +341,7 @@ export function startLazyInstrumentations(
     const entry: Noted = known ?? { name };
     entry.cjs = { request, parentFile };
     noted.set(name, entry);
-    if (entry.late === undefined && needsPreparing(name)) {
+    if (entry.late === undefined && needsLatePatch(name)) {
       // Loaded here, inside the app's require(): the app then finds it in the cache.
       entry.late = prepareLatePatch(
         name,
@@ -348,7 +355,7 @@ export function startLazyInstrumentations(
     const entry: Noted = noted.get(name) ?? { name };
     entry.esmUrl ??= url;
     noted.set(name, entry);
-    if (entry.late !== undefined || !needsPreparing(name)) return;
+    if (entry.late !== undefined || !needsLatePatch(name)) return;
     // A built-in, or a CommonJS package: loaded here through require(), its ES module face
     // is then made from the cached exports, trampolines and all.
     const exports = url.startsWith('node:')
@@ -388,9 +395,7 @@ export function startLazyInstrumentations(
           createRequire(file)(file);
           entryFile = file;
         } else {
-          log.debug(
-            `${entry.name} was imported as an ES module before the role was known: not instrumented in this process`
-          );
+          notInstrumented(entry.name);
         }
       }
       if (entryFile !== undefined) {
@@ -437,9 +442,7 @@ export function startLazyInstrumentations(
       file === undefined ||
       !(format === 'commonjs' || (format == null && file.endsWith('.cjs')))
     ) {
-      log.debug(
-        `${name} was imported as an ES module before the role was known: not instrumented in this process`
-      );
+      notInstrumented(name);
       return;
     }
     try {

@@ -54,7 +54,6 @@ export function pm2Log(h: Pm2Home, chars = 4000): string {
   }
 }
 
-/** `pm2 kill`, then SIGKILL whatever is left of the daemon's process group; removes the home. */
 /** Whether `pid` is still a pm2 daemon (its pid file may be stale, the pid reused). */
 function isPm2Daemon(pid: number): boolean {
   try {
