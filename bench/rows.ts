@@ -203,31 +203,55 @@ function cell(s: Stat | undefined, unit: string): string {
 }
 
 /** The markdown table and the JSON rows of everything recorded (rows with no sample left out). */
+// With `--previous`, an earlier release's column, and its figure read the way the row reads ours
+// (the same ratio, computed with the previous release in our place).
 export function report(all: readonly Row[]): { table: string; json: object[] } {
-  const lines = [
-    '| measure | unit | bare | upstream | otel-forksafe | ratio |',
-    '| --- | --- | --- | --- | --- | --- |',
-  ];
+  const withPrevious = all.some(row => samples[row.metric]?.previous);
+  const lines = withPrevious
+    ? [
+        '| measure | unit | bare | upstream | otel-forksafe | previous release | ratio | previous release, same ratio |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      ]
+    : [
+        '| measure | unit | bare | upstream | otel-forksafe | ratio |',
+        '| --- | --- | --- | --- | --- | --- |',
+      ];
   const json: object[] = [];
   for (const row of all) {
     const raw = samples[row.metric];
     if (!raw) continue;
     const stats: Stats = {};
-    for (const v of VARIANTS) {
+    for (const v of [...VARIANTS, 'previous'] as const) {
       const st = stat(raw[v]);
       if (st) stats[v] = st;
     }
     const { text, ok } = row.ratio(stats);
     const mark = ok === undefined ? '' : ok ? ' ✓' : ' ✗';
-    lines.push(
-      `| ${row.label} | ${row.unit} | ${cell(stats.bare, row.unit)} | ${cell(stats.upstream, row.unit)} | ${cell(stats.forksafe, row.unit)} | ${text}${mark} |`
-    );
+    const cells = [
+      row.label,
+      row.unit,
+      cell(stats.bare, row.unit),
+      cell(stats.upstream, row.unit),
+      cell(stats.forksafe, row.unit),
+    ];
+    let previousText: string | undefined;
+    if (withPrevious) {
+      const { previous, ...others } = stats;
+      previousText = previous
+        ? row
+            .ratio({ ...others, forksafe: previous })
+            .text.replace(/\bours\b/g, 'previous')
+        : '';
+      cells.push(cell(previous, row.unit), `${text}${mark}`, previousText);
+    } else cells.push(`${text}${mark}`);
+    lines.push(`| ${cells.join(' | ')} |`);
     json.push({
       metric: row.metric,
       unit: row.unit,
       ...stats,
       ratio: text,
       ...(ok === undefined ? {} : { targetMet: ok }),
+      ...(previousText ? { previousRatio: previousText } : {}),
       samples: raw,
     });
   }

@@ -3,6 +3,10 @@
 // and otel-forksafe in one run, rounds alternating the three, and prints medians (with min and
 // max) and ratios; also writes bench/results.json (or --out). Never part of the test suite: CI
 // runs `--short` to prove it works. Rows and targets: bench/rows.ts.
+// `--previous DIR`: also an earlier release of ours (a built checkout with its own
+// node_modules, e.g. a git worktree after `npm ci && npm run build`), on the same Node in the
+// same rounds, in the primary, startup and throughput rows: what "not worse than the previous
+// release" means without comparing figures taken on different Node lines or days.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -30,6 +34,7 @@ const { values: flags } = parseArgs({
     out: { type: 'string' },
     only: { type: 'string' },
     node: { type: 'string' },
+    previous: { type: 'string' },
   },
 });
 // `--only shapes,startup,throughput,export,short-lived` runs a subset (while working on one).
@@ -66,11 +71,19 @@ const CODE_CACHE = join(ROOT, '.tmp', 'bench-code-cache');
 // Node's own compile cache, for the rows that compare it with ours (bare and ours alike).
 const NODE_COMPILE_CACHE = join(ROOT, '.tmp', 'bench-node-compile-cache');
 
+const PREVIOUS = flags.previous;
 const PRELOAD: Record<Variant, string[]> = {
   bare: [],
   upstream: ['--require', '@opentelemetry/auto-instrumentations-node/register'],
   forksafe: ['--import', 'otel-forksafe/register'],
+  previous:
+    PREVIOUS === undefined
+      ? []
+      : ['--import', join(PREVIOUS, 'dist', 'register.js')],
 };
+// The variants measured in the rows the previous release takes part in.
+const COMPARED: readonly Variant[] =
+  PREVIOUS === undefined ? VARIANTS : [...VARIANTS, 'previous'];
 
 // Dev note: upstream enables dns and net by default and runs every resource detector (cloud
 // ones included); both are off in otel-forksafe. The upstream variant is configured to match,
@@ -98,7 +111,9 @@ function envFor(
   env.OTEL_LOGS_EXPORTER = undefined;
   if (variant !== 'bare')
     Object.assign(env, {
-      OTEL_FORKSAFE_CODE_CACHE: CODE_CACHE,
+      // The previous release keeps its code cache apart (its format may differ).
+      OTEL_FORKSAFE_CODE_CACHE:
+        variant === 'previous' ? `${CODE_CACHE}-previous` : CODE_CACHE,
       OTEL_SERVICE_NAME: 'bench',
       OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
       OTEL_EXPORTER_OTLP_ENDPOINT:
@@ -253,7 +268,7 @@ async function measureStartup(
           continue;
         }
         // Bare and upstream have no code cache: their starts count in the cold row too.
-        if (mode === 'cold' || variant !== 'forksafe')
+        if (mode === 'cold' || variant === 'bare' || variant === 'upstream')
           record('worker.cpuToListenMs.noCache', variant, w.cpuToListenMs);
         if (mode === 'cold') continue;
         record('worker.spawnToListenMs', variant, w.spawnToListenMs);
@@ -268,6 +283,7 @@ async function measureStartup(
 /** Fills our code cache and Node's compile cache, so that measured starts are warm ones. */
 async function warmCaches(sink: OtlpSink): Promise<void> {
   rmSync(CODE_CACHE, { recursive: true, force: true });
+  rmSync(`${CODE_CACHE}-previous`, { recursive: true, force: true });
   rmSync(NODE_COMPILE_CACHE, { recursive: true, force: true });
   const written = (): number => {
     try {
@@ -286,6 +302,21 @@ async function warmCaches(sink: OtlpSink): Promise<void> {
         if (Date.now() > end) throw new Error('no code cache after 10 s');
     }
   );
+  // The previous release's cache: one run that serves requests (it writes when it has time).
+  if (PREVIOUS !== undefined)
+    await withCluster(
+      'previous release warm-up',
+      'previous',
+      {
+        workers: 1,
+        env: envFor('previous', sink, 'grpc'),
+        timeoutMs: 30_000,
+      },
+      async (_app, ready) => {
+        await hammer(ready.port, 50, '/');
+        await sleep(2000);
+      }
+    );
   for (const variant of ['bare', 'forksafe'] as const)
     await measureStartup(variant, sink, 'nodeCache');
   delete samples['worker.cpuToListenMs.nodeCompileCache'];
@@ -396,8 +427,8 @@ async function main(): Promise<void> {
     await warmCaches(sink);
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order each round so no variant always runs first (or after a warm cache).
-      const order = VARIANTS.map(
-        (_, i) => VARIANTS[(i + round) % VARIANTS.length]!
+      const order = COMPARED.map(
+        (_, i) => COMPARED[(i + round) % COMPARED.length]!
       );
       process.stderr.write(
         `round ${round + 1}/${ROUNDS}: ${order.join(', ')}\n`
@@ -418,7 +449,7 @@ async function main(): Promise<void> {
         for (const v of order) await measureThroughput(v, sink);
       if (ONLY.has('export'))
         for (const v of order) {
-          if (v === 'bare') continue;
+          if (v === 'bare' || v === 'previous') continue;
           await measureExport(v, sink, 'grpc');
           await measureExport(v, sink, 'http/protobuf');
         }
@@ -451,6 +482,7 @@ async function main(): Promise<void> {
     steadyRequestsPerWorker: STEADY_REQUESTS,
     spansPerExportRun: SPANS,
     startsPerRound: STARTS_PER_ROUND,
+    ...(PREVIOUS === undefined ? {} : { previous: describePrevious(PREVIOUS) }),
     upstreamEnv: UPSTREAM_ENV,
     codeCache:
       "ours warm (filled by a warm-up run); 'without code cache': OTEL_FORKSAFE_CODE_CACHE=false; Node's compile cache: NODE_COMPILE_CACHE (warm) and ours off",
@@ -461,6 +493,22 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\n${table}\n\nmedian (min–max) over ${ROUNDS} round(s); node ${node}, ${meta.cpus} CPUs, ${meta.seconds} s; written to ${OUT}\n`
   );
+}
+
+/** The previous release's checkout and commit, for the results' meta. */
+function describePrevious(dir: string): string {
+  try {
+    const commit = execFileSync(
+      'git',
+      ['-C', dir, 'log', '-1', '--format=%h %cs'],
+      {
+        encoding: 'utf8',
+      }
+    ).trim();
+    return `${dir} (${commit})`;
+  } catch {
+    return dir;
+  }
 }
 
 main().catch((err: unknown) => {

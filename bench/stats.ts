@@ -1,8 +1,11 @@
 // The benchmark's samples and their statistics (median, min, max), per metric and variant.
 // Used by bench/run.ts (which records) and bench/rows.ts (which reports).
 
-/** The variants every row compares, in the order of the table's columns. */
-export type Variant = 'bare' | 'upstream' | 'forksafe';
+/**
+ * The variants every row compares, in the order of the table's columns; `previous` (an earlier
+ * release of ours, `--previous DIR`) only when asked for.
+ */
+export type Variant = 'bare' | 'upstream' | 'forksafe' | 'previous';
 export const VARIANTS: readonly Variant[] = ['bare', 'upstream', 'forksafe'];
 
 /** Raw samples: metric -> variant -> values. */
