@@ -2,16 +2,15 @@
 // itself; run bare and with the preload in NODE_OPTIONS (as a test runner or CLI gets it, the
 // collector refusing connections), the output must be the same and our stderr empty.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { linkExpress5 } from '../helpers/express5.ts';
 import { useOtlpSink } from '../helpers/otlp-sink.ts';
 import {
   describe as describeRun,
   fixture,
   killAll,
-  ROOT,
   runNode,
 } from '../helpers/run-node.ts';
 
@@ -21,15 +20,7 @@ const blackHole = useOtlpSink({ blackHole: true });
 
 const compat = (name: string): string => fixture(join('compat', name));
 
-// express 5 under its own name, so that the express instrumentation (which matches the
-// package name `express`) applies to it: node_modules/express5 linked into the fixtures.
-before(() => {
-  const dir = join(ROOT, 'fixtures', 'compat', 'node_modules');
-  const link = join(dir, 'express');
-  if (existsSync(link)) return;
-  mkdirSync(dir, { recursive: true });
-  symlinkSync(join(ROOT, 'node_modules', 'express5'), link, 'dir');
-});
+before(() => void linkExpress5());
 
 let refused = '';
 before(async () => {

@@ -4,30 +4,22 @@
 // loaded and routes registered at the top, `request` taken out of node:http before the role is
 // known, CommonJS and ES modules, node:cluster loaded or not.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
+import { linkExpress5 } from '../helpers/express5.ts';
 import { byPid, useOtlpSink, type OtlpSink } from '../helpers/otlp-sink.ts';
 import {
   describe,
   fixture,
   hammer,
   killAll,
-  ROOT,
   startNode,
 } from '../helpers/run-node.ts';
 
 after(killAll);
 
-// express 5 under its own name (the express instrumentation matches the package name), as
-// test/instrumentation/compat.test.ts links it.
-const EXPRESS5 = join(ROOT, 'fixtures', 'compat', 'node_modules', 'express');
-if (!existsSync(EXPRESS5)) {
-  mkdirSync(join(EXPRESS5, '..'), { recursive: true });
-  symlinkSync(join(ROOT, 'node_modules', 'express5'), EXPRESS5, 'dir');
-}
+const EXPRESS5 = linkExpress5();
 const sink = useOtlpSink();
 
 interface Ready {
