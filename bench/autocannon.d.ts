@@ -8,6 +8,8 @@ declare module 'autocannon' {
   }
   interface Result {
     requests: { average: number; total: number };
+    /** Seconds the run took, to 10 ms. */
+    duration: number;
     non2xx: number;
     errors: number;
   }
