@@ -30,7 +30,10 @@ export interface PrometheusServer {
   readonly run: RunningNode;
   /** Instant query through the HTTP API. */
   query(promql: string): Promise<Series[]>;
-  /** Polls `query` until `accept` holds (or throws after `timeoutMs` with the last result). */
+  /**
+   * Polls `query` until `accept` holds, or throws with the last result after `timeoutMs`
+   * (default 30 s: under a full suite on 2 cores the first scrape once came after more than 15).
+   */
   waitFor(
     promql: string,
     accept: (series: Series[]) => boolean,
@@ -138,7 +141,7 @@ export async function startPrometheusServer(
     run,
     query,
     targets,
-    async waitFor(promql, accept, timeoutMs = 15000) {
+    async waitFor(promql, accept, timeoutMs = 30000) {
       const until = Date.now() + timeoutMs;
       let last: Series[] = [];
       for (;;) {
