@@ -190,7 +190,7 @@ export function startUndecided(o: UndecidedOptions): void {
     diagnosticsChannel.subscribe(LISTEN_CHANNEL, onListen);
 
   const settle = (reason: string): void => {
-    if (phase === 'recording') standalone(reason);
+    if (phase === 'recording') stopRecording(`standalone: ${reason}`);
     if (phase !== 'waiting') return;
     phase = 'exporting';
     setRole(o.isWorker ? 'worker' : 'standalone');
