@@ -7,6 +7,8 @@
 // node_modules, e.g. a git worktree after `npm ci && npm run build`), on the same Node in the
 // same rounds, in the primary, startup and throughput rows: what "not worse than the previous
 // release" means without comparing figures taken on different Node lines or days.
+// `--env K=V,K=V`: extra variables for every instrumented variant (e.g. every exporter `none`,
+// or one instrumentation), to find out which part of the instrumented path a row comes from.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -35,6 +37,7 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     node: { type: 'string' },
     previous: { type: 'string' },
+    env: { type: 'string' },
   },
 });
 // `--only shapes,startup,throughput,export,short-lived` runs a subset (while working on one).
@@ -72,6 +75,15 @@ const CODE_CACHE = join(ROOT, '.tmp', 'bench-code-cache');
 const NODE_COMPILE_CACHE = join(ROOT, '.tmp', 'bench-node-compile-cache');
 
 const PREVIOUS = flags.previous;
+const EXTRA_ENV: Record<string, string> = Object.fromEntries(
+  (flags.env ?? '')
+    .split(',')
+    .filter(pair => pair.includes('='))
+    .map(pair => [
+      pair.slice(0, pair.indexOf('=')),
+      pair.slice(pair.indexOf('=') + 1),
+    ])
+);
 const PRELOAD: Record<Variant, string[]> = {
   bare: [],
   upstream: ['--require', '@opentelemetry/auto-instrumentations-node/register'],
@@ -120,7 +132,7 @@ function envFor(
         protocol === 'grpc' ? sink.grpcEndpoint : sink.httpEndpoint,
       ...(variant === 'upstream' ? UPSTREAM_ENV : {}),
     });
-  return { ...env, ...extra };
+  return { ...env, ...(variant === 'bare' ? {} : EXTRA_ENV), ...extra };
 }
 
 const MB = 1024 * 1024;
@@ -488,6 +500,7 @@ async function main(): Promise<void> {
     steadyRequestsPerWorker: STEADY_REQUESTS,
     spansPerExportRun: SPANS,
     startsPerRound: STARTS_PER_ROUND,
+    ...(flags.env === undefined ? {} : { env: EXTRA_ENV }),
     ...(PREVIOUS === undefined ? {} : { previous: describePrevious(PREVIOUS) }),
     upstreamEnv: UPSTREAM_ENV,
     codeCache:
