@@ -202,9 +202,11 @@ function cell(s: Stat | undefined, unit: string): string {
   return `${fmt(s.median, unit)} (${fmt(s.min, unit)}–${fmt(s.max, unit)})`;
 }
 
-/** The markdown table and the JSON rows of everything recorded (rows with no sample left out). */
-// With `--previous`, an earlier release's column, and its figure read the way the row reads ours
-// (the same ratio, computed with the previous release in our place).
+/**
+ * The markdown table and the JSON rows of everything recorded (rows with no sample left out).
+ * With `--previous`, the earlier release's column too, and its figure read the way the row
+ * reads ours (the row's own ratio, computed with the previous release in our place).
+ */
 export function report(all: readonly Row[]): { table: string; json: object[] } {
   const withPrevious = all.some(row => samples[row.metric]?.previous);
   const lines = withPrevious

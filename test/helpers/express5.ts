@@ -6,8 +6,10 @@ import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './run-node.ts';
 
-/** The linked package's directory; links it first if needed. Test files run in parallel: a
- * link another one made meanwhile is fine. */
+/**
+ * The linked package's directory; links it first if needed. Test files run in parallel: a link
+ * another one made meanwhile is fine.
+ */
 export function linkExpress5(): string {
   const link = join(ROOT, 'fixtures', 'compat', 'node_modules', 'express');
   mkdirSync(join(link, '..'), { recursive: true });
