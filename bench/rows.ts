@@ -1,6 +1,12 @@
 // The benchmark's table: one row per measure, each with how to read it and, where the issue
 // tracker set one, the target it is checked against. Reads the samples of bench/stats.ts.
-import { samples, stat, VARIANTS, type Stat, type Variant } from './stats.ts';
+import {
+  ALL_VARIANTS,
+  samples,
+  stat,
+  type Stat,
+  type Variant,
+} from './stats.ts';
 
 type Stats = Partial<Record<Variant, Stat>>;
 
@@ -223,7 +229,7 @@ export function report(all: readonly Row[]): { table: string; json: object[] } {
     const raw = samples[row.metric];
     if (!raw) continue;
     const stats: Stats = {};
-    for (const v of [...VARIANTS, 'previous'] as const) {
+    for (const v of ALL_VARIANTS) {
       const st = stat(raw[v]);
       if (st) stats[v] = st;
     }

@@ -26,7 +26,13 @@ import {
 } from '../test/helpers/run-node.ts';
 import { report, rows, SHAPES, type Shape } from './rows.ts';
 import { benchShortLived } from './short-lived.ts';
-import { record, samples, VARIANTS, type Variant } from './stats.ts';
+import {
+  ALL_VARIANTS,
+  record,
+  samples,
+  VARIANTS,
+  type Variant,
+} from './stats.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -95,7 +101,7 @@ const PRELOAD: Record<Variant, string[]> = {
 };
 // The variants measured in the rows the previous release takes part in.
 const COMPARED: readonly Variant[] =
-  PREVIOUS === undefined ? VARIANTS : [...VARIANTS, 'previous'];
+  PREVIOUS === undefined ? VARIANTS : ALL_VARIANTS;
 
 // Dev note: upstream enables dns and net by default and runs every resource detector (cloud
 // ones included); both are off in otel-forksafe. The upstream variant is configured to match,

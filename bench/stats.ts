@@ -7,6 +7,8 @@
  */
 export type Variant = 'bare' | 'upstream' | 'forksafe' | 'previous';
 export const VARIANTS: readonly Variant[] = ['bare', 'upstream', 'forksafe'];
+/** Every variant, `previous` included: what a row may hold samples of. */
+export const ALL_VARIANTS: readonly Variant[] = [...VARIANTS, 'previous'];
 
 /** Raw samples: metric -> variant -> values. */
 export type Samples = Record<string, Partial<Record<Variant, number[]>>>;
